@@ -1,0 +1,1 @@
+"""The work pool, its prioritized work queues and their limits, as code."""

@@ -1,0 +1,65 @@
+"""Email jobs: one message, or one message to a list of recipients (newsletter)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from prefect import flow, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+
+from jobs.email import send
+from jobs.params import Recipient, SendEmail, SendNewsletter
+from jobs.policy import BACKOFF, JITTER, unless_permanent
+from jobs.progress import Progress
+
+RETRY = {
+    "retries": 5,
+    "retry_delay_seconds": BACKOFF,
+    "retry_jitter_factor": JITTER,
+    "retry_condition_fn": unless_permanent,
+    "cache_policy": NO_CACHE,
+}
+
+
+@task(**RETRY, timeout_seconds=120)
+def deliver(params: SendEmail, key: str, job_id: str) -> str:
+    return send.send_email(params, key, job_id)
+
+
+@task(**RETRY, timeout_seconds=600)
+def deliver_chunk(
+    params: SendNewsletter, recipients: list[Recipient], campaign: str, job_id: str
+) -> dict[str, int]:
+    return dict(send.send_newsletter_chunk(params, recipients, campaign, job_id))
+
+
+@flow(name="send-email", timeout_seconds=900)
+def send_email(params: SendEmail) -> str:
+    """Send one email, at most once per message key."""
+    progress = Progress.start(f"Sending {params.subject!r}")
+    job_id = str(flow_run.id)
+    outcome = deliver(params, params.message_key or job_id, job_id)
+    progress.update(100, outcome)
+    return outcome
+
+
+@flow(name="send-newsletter", timeout_seconds=6 * 3600)
+def send_newsletter(params: SendNewsletter) -> dict[str, int]:
+    """Send one message to each recipient in chunks; a retry skips those already sent."""
+    job_id = str(flow_run.id)
+    campaign = params.campaign_key or job_id
+    progress = Progress.start(f"Sending {params.subject!r} to {len(params.recipients)}")
+    totals: Counter[str] = Counter()
+    for start in range(0, len(params.recipients), params.chunk_size):
+        chunk = params.recipients[start : start + params.chunk_size]
+        totals.update(deliver_chunk(params, chunk, campaign, job_id))
+        progress.update(100 * totals.total() / len(params.recipients), _summary(totals))
+    create_table_artifact([{"outcome": k, "recipients": v} for k, v in sorted(totals.items())])
+    send.check_newsletter_outcome(totals)
+    return dict(totals)
+
+
+def _summary(totals: Counter[str]) -> str:
+    return ", ".join(f"{count} {outcome}" for outcome, count in sorted(totals.items()))

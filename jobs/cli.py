@@ -1,0 +1,121 @@
+"""Command line: ``python -m jobs up | smtp | setup | migrate``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from types import FrameType
+
+from prefect.client.orchestration import PrefectClient
+
+from jobs import samples, services
+from jobs.client import Client
+from jobs.db.migrate import migrate
+from jobs.devsmtp import dev_server
+from jobs.settings import Settings, get_settings
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex((host, port)) == 0
+
+
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _until_interrupted() -> None:
+    """Sleep until Ctrl-C or SIGTERM (both arrive as KeyboardInterrupt)."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    with suppress(KeyboardInterrupt):
+        while True:
+            time.sleep(3600)
+
+
+def setup(settings: Settings) -> None:
+    """Work pool, queues and limits on the running server."""
+    from deployments.pool import apply
+
+    async def run() -> None:
+        async with PrefectClient(settings.api_url) as client:
+            await apply(client, settings)
+
+    asyncio.run(run())
+
+
+def up(settings: Settings) -> None:
+    """Start everything, deploy, submit the samples; Ctrl-C stops it all."""
+    if _port_in_use(settings.server_host, settings.server_port):
+        raise SystemExit(
+            f"{settings.server_host}:{settings.server_port} is already in use: is `make up` "
+            "already running? Stop it, or set JOBS_SERVER_PORT."
+        )
+    signal.signal(signal.SIGTERM, _interrupt)
+    started = time.monotonic()
+    migrate()
+    processes: list[subprocess.Popen[bytes]] = [services.start_dev_smtp(settings)]
+    try:
+        _bring_up(settings, processes, started)
+        _until_interrupted()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("Stopping worker, server and SMTP server ...", flush=True)
+        services.stop(list(reversed(processes)))
+        print("Stopped.", flush=True)
+
+
+def _bring_up(settings: Settings, processes: list[subprocess.Popen[bytes]], started: float) -> None:
+    server = services.start_server(settings)
+    processes.append(server)
+    services.wait_for_server(settings, server)
+    setup(settings)
+    services.deploy(settings)
+    processes.append(services.start_worker(settings))
+    print(f"Ready in {time.monotonic() - started:.0f} s. Prefect UI: {settings.ui_url}", flush=True)
+    client = Client(settings)
+    for name, job in samples.submit_all(client).items():
+        status = client.wait(job, timeout=300)
+        print(f"Sample {name} job {job.id}: {status.state.value} ({status.ui_url})", flush=True)
+    print(f"Mail received by the development SMTP server: {settings.maildir.resolve()}/new/")
+    print(f"Logs: {settings.home.resolve() / 'logs'}.  Press Ctrl-C to stop.", flush=True)
+
+
+def smtp(settings: Settings) -> None:
+    """Run the development SMTP server until stopped."""
+    controller = dev_server(
+        settings.maildir.resolve(), settings.server_host, settings.dev_smtp_port
+    )
+    controller.start()
+    logging.getLogger("jobs.devsmtp").info(
+        "development SMTP server on %s:%s, mail kept in %s",
+        settings.server_host,
+        settings.dev_smtp_port,
+        settings.maildir.resolve(),
+    )
+    _until_interrupted()
+    controller.stop()
+
+
+COMMANDS: dict[str, Callable[[Settings], None]] = {
+    "up": up,
+    "smtp": smtp,
+    "setup": setup,
+    "migrate": lambda settings: migrate(),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m jobs", description=__doc__)
+    parser.add_argument("command", choices=sorted(COMMANDS))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    COMMANDS[args.command](get_settings())

@@ -1,0 +1,279 @@
+"""The client: submit jobs, follow them, retry or cancel them, count them. Sync and async."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+from uuid import UUID
+
+import httpx
+from prefect.client.orchestration import PrefectClient
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+from prefect.states import Cancelled, Cancelling, Scheduled
+
+from jobs import _runs, registry
+from jobs.errors import InvalidJobParams, JobNotFound, JobsError, SubmitFailed
+from jobs.params import JobParams
+from jobs.settings import Settings, get_settings
+from jobs.status import Job, JobStatus, QueueStats
+
+T = TypeVar("T")
+Params = JobParams | Mapping[str, Any]
+_RETRYABLE = {StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
+_NOT_STARTED = {StateType.SCHEDULED, StateType.PAUSED}
+
+
+def _sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion from sync code, even when this thread has an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+class Client:
+    """Submits and manages jobs on the Prefect server named by the settings."""
+
+    def __init__(self, settings: Settings | None = None, *, concurrency: int = 16) -> None:
+        self.settings = settings or get_settings()
+        self.concurrency = concurrency
+
+    @asynccontextmanager
+    async def _prefect(self, doing: str) -> AsyncIterator[PrefectClient]:
+        try:
+            async with PrefectClient(self.settings.api_url) as client:
+                yield client
+        except (httpx.HTTPError, PrefectHTTPStatusError) as exc:
+            raise SubmitFailed(f"could not {doing} at {self.settings.api_url}: {exc}") from exc
+
+    # -- submitting -------------------------------------------------------------------------
+
+    async def submit_async(
+        self,
+        job_type: str | JobParams,
+        params: Params | None = None,
+        *,
+        priority: int = registry.NORMAL,
+        delay: timedelta | float | None = None,
+        run_at: datetime | None = None,
+        idempotency_key: str | None = None,
+        tags: Iterable[str] = (),
+    ) -> Job:
+        """Submit one job; returns at once with its handle. Invalid parameters raise first."""
+        keys = None if idempotency_key is None else [idempotency_key]
+        params_list = [params if params is not None else job_type]
+        kind_name = job_type if isinstance(job_type, str) else None
+        jobs = await self._submit(kind_name, params_list, priority, delay, run_at, keys, tags)
+        return jobs[0]
+
+    def submit(
+        self, job_type: str | JobParams, params: Params | None = None, **options: Any
+    ) -> Job:
+        """Sync form of :meth:`submit_async`."""
+        return _sync(self.submit_async(job_type, params, **options))
+
+    async def submit_many_async(
+        self,
+        job_type: str,
+        params_list: Sequence[Params],
+        *,
+        priority: int = registry.NORMAL,
+        delay: timedelta | float | None = None,
+        run_at: datetime | None = None,
+        idempotency_keys: Sequence[str] | None = None,
+        tags: Iterable[str] = (),
+    ) -> list[Job]:
+        """Submit many jobs of one type concurrently. All are validated before any is sent."""
+        return await self._submit(
+            job_type, params_list, priority, delay, run_at, idempotency_keys, tags
+        )
+
+    def submit_many(
+        self, job_type: str, params_list: Sequence[Params], **options: Any
+    ) -> list[Job]:
+        """Sync form of :meth:`submit_many_async`."""
+        return _sync(self.submit_many_async(job_type, params_list, **options))
+
+    async def _submit(
+        self,
+        job_type: str | None,
+        params_list: Sequence[Params | str | JobParams],
+        priority: int,
+        delay: timedelta | float | None,
+        run_at: datetime | None,
+        keys: Sequence[str] | None,
+        tags: Iterable[str],
+    ) -> list[Job]:
+        kind, models = self._validated(job_type, params_list)
+        queue = registry.queue_for(priority)
+        when = _start_time(delay, run_at)
+        keys = _checked_keys(keys, len(models))
+        tags = sorted({*tags, f"job:{kind.name}"})
+        async with self._prefect(f"submit {kind.name} jobs") as client:
+            deployment_id = await self._deployment_id(client, kind)
+            gate = asyncio.Semaphore(self.concurrency)
+
+            async def one(model: JobParams, key: str | None) -> Job:
+                async with gate:
+                    run = await client.create_flow_run_from_deployment(
+                        deployment_id,
+                        parameters={"params": model.model_dump(mode="json")},
+                        state=Scheduled(scheduled_time=when) if when else None,
+                        idempotency_key=key,
+                        tags=tags,
+                        work_queue_name=queue,
+                    )
+                return Job(id=run.id, job_type=kind.name)
+
+            return list(
+                await asyncio.gather(*(one(m, k) for m, k in zip(models, keys, strict=True)))
+            )
+
+    def _validated(
+        self, job_type: str | None, params_list: Sequence[Any]
+    ) -> tuple[registry.JobType, list[JobParams]]:
+        if job_type is None:
+            kind = registry.job_type_of(params_list[0])
+        else:
+            kind = registry.job_type(job_type)
+        models = [registry.validate(kind, params) for params in params_list]
+        for index, model in enumerate(models):
+            size = len(json.dumps(model.model_dump(mode="json")))
+            if size > self.settings.max_params_bytes:
+                raise InvalidJobParams(
+                    f"{kind.name} job parameters #{index} are {size} bytes as JSON; "
+                    f"at most {self.settings.max_params_bytes} are accepted"
+                )
+        return kind, models
+
+    async def _deployment_id(self, client: PrefectClient, kind: registry.JobType) -> UUID:
+        try:
+            deployment = await client.read_deployment_by_name(kind.deployment_name)
+        except ObjectNotFound:
+            raise SubmitFailed(
+                f"{kind.name} jobs are not deployed: no deployment {kind.deployment_name!r} "
+                f"on {self.settings.api_url} (run `make up`, or `prefect deploy --all`)"
+            ) from None
+        return deployment.id
+
+    # -- following and managing -------------------------------------------------------------
+
+    async def _read(self, client: PrefectClient, job: Job | UUID | str) -> FlowRun:
+        job_id = _job_id(job)
+        try:
+            return await client.read_flow_run(job_id)
+        except ObjectNotFound:
+            raise JobNotFound(f"no job with id {job_id}") from None
+
+    async def status_async(self, job: Job | UUID | str) -> JobStatus:
+        """The job's state, progress, failure reason, parameters, times and attempts."""
+        async with self._prefect("read a job") as client:
+            run = await self._read(client, job)
+            return await _runs.status_of(client, run, _job_type_of(run), self.settings.ui_url)
+
+    def status(self, job: Job | UUID | str) -> JobStatus:
+        """Sync form of :meth:`status_async`."""
+        return _sync(self.status_async(job))
+
+    async def wait_async(
+        self, job: Job | UUID | str, timeout: float = 300, poll: float = 0.5
+    ) -> JobStatus:
+        """Wait until the job is completed, failed or cancelled; TimeoutError after ``timeout``."""
+        async with asyncio.timeout(timeout):
+            while not (status := await self.status_async(job)).state.is_final:
+                await asyncio.sleep(poll)
+        return status
+
+    def wait(self, job: Job | UUID | str, timeout: float = 300, poll: float = 0.5) -> JobStatus:
+        """Sync form of :meth:`wait_async`."""
+        return _sync(self.wait_async(job, timeout, poll))
+
+    async def retry_async(self, job: Job | UUID | str) -> None:
+        """Run a failed, crashed or cancelled job again (same id, attempt count goes up)."""
+        async with self._prefect("retry a job") as client:
+            run = await self._read(client, job)
+            if run.state is None or run.state.type not in _RETRYABLE:
+                raise JobsError(
+                    f"only failed or cancelled jobs can be retried; job {run.id} is "
+                    f"{run.state.name if run.state else 'without a state'}"
+                )
+            retry = Scheduled(name="AwaitingRetry", message="Retried through the jobs API")
+            await client.set_flow_run_state(run.id, retry, force=True)
+
+    def retry(self, job: Job | UUID | str) -> None:
+        """Sync form of :meth:`retry_async`."""
+        _sync(self.retry_async(job))
+
+    async def cancel_async(self, job: Job | UUID | str) -> None:
+        """Cancel a job: at once if it has not started, else its worker stops it."""
+        async with self._prefect("cancel a job") as client:
+            run = await self._read(client, job)
+            if run.state is None or run.state.is_final():
+                name = run.state.name if run.state else "gone"
+                raise JobsError(f"job {run.id} has already finished ({name}); nothing to cancel")
+            message = "Cancelled through the jobs API"
+            started = run.state.type not in _NOT_STARTED
+            state = Cancelling(message=message) if started else Cancelled(message=message)
+            await client.set_flow_run_state(run.id, state, force=True)
+
+    def cancel(self, job: Job | UUID | str) -> None:
+        """Sync form of :meth:`cancel_async`."""
+        _sync(self.cancel_async(job))
+
+    async def stats_async(self, job_type: str) -> QueueStats:
+        """How many jobs of ``job_type`` are waiting, active, completed, failed, delayed."""
+        kind = registry.job_type(job_type)
+        async with self._prefect("count jobs") as client:
+            deployment_id = await self._deployment_id(client, kind)
+            return await _runs.stats_of(client, deployment_id, kind.name)
+
+    def stats(self, job_type: str) -> QueueStats:
+        """Sync form of :meth:`stats_async`."""
+        return _sync(self.stats_async(job_type))
+
+
+def _job_id(job: Job | UUID | str) -> UUID:
+    if isinstance(job, Job):
+        return job.id
+    try:
+        return job if isinstance(job, UUID) else UUID(job)
+    except ValueError:
+        raise JobNotFound(f"a job id is a UUID; got {job!r}") from None
+
+
+def _job_type_of(run: FlowRun) -> str:
+    for tag in run.tags:
+        if tag.startswith("job:"):
+            return tag.removeprefix("job:")
+    return "unknown"
+
+
+def _start_time(delay: timedelta | float | None, run_at: datetime | None) -> datetime | None:
+    if delay is not None and run_at is not None:
+        raise InvalidJobParams("give delay or run_at, not both")
+    if delay is not None:
+        seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+        if seconds < 0:
+            raise InvalidJobParams(f"delay must be zero or more seconds; got {seconds}")
+        return datetime.now(UTC) + timedelta(seconds=seconds)
+    if run_at is not None and run_at.tzinfo is None:
+        raise InvalidJobParams(f"run_at must be timezone-aware; got naive {run_at.isoformat()}")
+    return run_at
+
+
+def _checked_keys(keys: Sequence[str] | None, count: int) -> list[str | None]:
+    if keys is None:
+        return [None] * count
+    if len(keys) != count:
+        raise InvalidJobParams(f"expected {count} idempotency keys, one per job; got {len(keys)}")
+    if any(not isinstance(key, str) or not key for key in keys):
+        raise InvalidJobParams("idempotency keys must be non-empty strings")
+    return list(keys)

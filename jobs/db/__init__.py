@@ -1,0 +1,1 @@
+"""The application database: engine, typed models, migrations."""

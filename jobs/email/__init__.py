@@ -1,0 +1,1 @@
+"""Email job: templates, messages and SMTP delivery."""

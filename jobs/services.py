@@ -1,0 +1,124 @@
+"""Start the parts of the system as child processes: Prefect server, worker, dev SMTP server.
+
+Used by ``python -m jobs up``, the tests and the benchmarks, so all three run the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from jobs.settings import Settings
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def prefect_env(settings: Settings) -> dict[str, str]:
+    """Environment for Prefect processes (server, CLI, worker and the flow runs it starts)."""
+    home = settings.home.resolve()
+    env = {
+        **os.environ,
+        "JOBS_HOME": str(home),
+        "JOBS_WORK_POOL": settings.work_pool,
+        "PREFECT_HOME": str(home / "prefect"),
+        "PREFECT_API_URL": settings.api_url,
+        "PREFECT_SERVER_API_HOST": settings.server_host,
+        "PREFECT_SERVER_API_PORT": str(settings.server_port),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_CLI_PROMPT": "false",
+        "PREFECT_WORKER_QUERY_SECONDS": "2",
+        "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events",
+    }
+    if settings.prefect_database_url:
+        env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = settings.prefect_database_url
+    return env
+
+
+def _spawn(
+    args: list[str], settings: Settings, log_name: str, **extra: str
+) -> subprocess.Popen[bytes]:
+    logs = settings.home.resolve() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    out = (logs / f"{log_name}.log").open("ab")
+    return subprocess.Popen(
+        args,
+        cwd=PROJECT_DIR,
+        env={**prefect_env(settings), **extra},
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def prefect_cli(settings: Settings, *args: str) -> list[str]:
+    return [sys.executable, "-m", "prefect", *args]
+
+
+def start_server(settings: Settings) -> subprocess.Popen[bytes]:
+    """The Prefect server (API, UI and services) on the configured address."""
+    args = prefect_cli(settings, "server", "start", "--host", settings.server_host)
+    args += ["--port", str(settings.server_port)]
+    return _spawn(args, settings, "server")
+
+
+def wait_for_server(
+    settings: Settings, process: subprocess.Popen[bytes], timeout: float = 180
+) -> None:
+    """Block until the server answers its health check; raise if it exits or times out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the Prefect server exited with {process.returncode}; see its log")
+        try:
+            if httpx.get(f"{settings.api_url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"the Prefect server did not answer at {settings.api_url} in {timeout} s")
+
+
+def deploy(settings: Settings) -> None:
+    """Create or update every deployment in prefect.yaml, without prompting."""
+    subprocess.run(
+        prefect_cli(settings, "--no-prompt", "deploy", "--all"),
+        cwd=PROJECT_DIR,
+        env=prefect_env(settings),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def start_worker(
+    settings: Settings, *, limit: int | None = None, name: str = "worker"
+) -> subprocess.Popen[bytes]:
+    """A stock Prefect process worker on the work pool."""
+    args = prefect_cli(settings, "worker", "start", "--pool", settings.work_pool, "--name", name)
+    args += ["--limit", str(limit or settings.worker_limit)]
+    return _spawn(args, settings, name)
+
+
+def start_dev_smtp(settings: Settings) -> subprocess.Popen[bytes]:
+    """The development SMTP server, keeping mail in the Maildir under JOBS_HOME."""
+    return _spawn([sys.executable, "-m", "jobs", "smtp"], settings, "smtp")
+
+
+def stop(processes: list[subprocess.Popen[bytes]], grace: float = 20) -> None:
+    """SIGTERM each process group, wait up to ``grace`` seconds, then SIGKILL what is left."""
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, 15)
+    deadline = time.monotonic() + grace
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait()

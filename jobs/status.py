@@ -1,0 +1,79 @@
+"""What the API reports about jobs: a job handle, its status, and queue statistics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, computed_field
+
+
+@dataclass(frozen=True)
+class Job:
+    """Handle of a submitted job."""
+
+    id: UUID
+    job_type: str
+
+
+class JobState(StrEnum):
+    """A job's state, in the words of a job queue."""
+
+    DELAYED = "delayed"  # scheduled for later
+    WAITING = "waiting"  # due, waiting for a worker
+    ACTIVE = "active"  # being run by a worker
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    PAUSED = "paused"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED)
+
+
+class JobStatus(BaseModel):
+    """Everything the API knows about one job."""
+
+    id: UUID
+    job_type: str
+    state: JobState
+    prefect_state: str  # the Prefect state's name, e.g. "Late", "AwaitingRetry", "Crashed"
+    progress: float  # 0-100
+    failure_reason: str | None
+    params: dict[str, Any]
+    priority: int | None
+    tags: list[str]
+    attempts: int
+    created_at: datetime | None
+    scheduled_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    ui_url: str
+
+
+class QueueStats(BaseModel):
+    """Counts of one job type's jobs by state."""
+
+    job_type: str
+    waiting: int
+    active: int
+    completed: int
+    failed: int
+    delayed: int
+    cancelled: int
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def total(self) -> int:
+        return (
+            self.waiting
+            + self.active
+            + self.completed
+            + self.failed
+            + self.delayed
+            + self.cancelled
+        )
