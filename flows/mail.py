@@ -14,21 +14,27 @@ from jobs.params import Recipient, SendEmail, SendNewsletter
 from jobs.policy import BACKOFF, JITTER, unless_permanent
 from jobs.progress import Progress
 
-RETRY = {
-    "retries": 5,
-    "retry_delay_seconds": BACKOFF,
-    "retry_jitter_factor": JITTER,
-    "retry_condition_fn": unless_permanent,
-    "cache_policy": NO_CACHE,
-}
 
-
-@task(**RETRY, timeout_seconds=120)
+@task(
+    retries=5,
+    retry_delay_seconds=BACKOFF,
+    retry_jitter_factor=JITTER,
+    retry_condition_fn=unless_permanent,
+    cache_policy=NO_CACHE,
+    timeout_seconds=120,
+)
 def deliver(params: SendEmail, key: str, job_id: str) -> str:
     return send.send_email(params, key, job_id)
 
 
-@task(**RETRY, timeout_seconds=600)
+@task(
+    retries=5,
+    retry_delay_seconds=BACKOFF,
+    retry_jitter_factor=JITTER,
+    retry_condition_fn=unless_permanent,
+    cache_policy=NO_CACHE,
+    timeout_seconds=600,
+)
 def deliver_chunk(
     params: SendNewsletter, recipients: list[Recipient], campaign: str, job_id: str
 ) -> dict[str, int]:

@@ -13,7 +13,7 @@ from uuid import UUID
 
 import httpx
 from prefect.client.orchestration import PrefectClient
-from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.states import Cancelled, Cancelling, Scheduled
 
@@ -115,7 +115,7 @@ class Client:
         kind, models = self._validated(job_type, params_list)
         queue = registry.queue_for(priority)
         when = _start_time(delay, run_at)
-        keys = _checked_keys(keys, len(models))
+        checked_keys = _checked_keys(keys, len(models))
         tags = sorted({*tags, f"job:{kind.name}"})
         async with self._prefect(f"submit {kind.name} jobs") as client:
             deployment_id = await self._deployment_id(client, kind)
@@ -134,7 +134,9 @@ class Client:
                 return Job(id=run.id, job_type=kind.name)
 
             return list(
-                await asyncio.gather(*(one(m, k) for m, k in zip(models, keys, strict=True)))
+                await asyncio.gather(
+                    *(one(m, k) for m, k in zip(models, checked_keys, strict=True))
+                )
             )
 
     def _validated(
@@ -205,7 +207,9 @@ class Client:
                     f"only failed or cancelled jobs can be retried; job {run.id} is "
                     f"{run.state.name if run.state else 'without a state'}"
                 )
-            retry = Scheduled(name="AwaitingRetry", message="Retried through the jobs API")
+            retry: State[Any] = Scheduled(
+                name="AwaitingRetry", message="Retried through the jobs API"
+            )
             await client.set_flow_run_state(run.id, retry, force=True)
 
     def retry(self, job: Job | UUID | str) -> None:
@@ -221,7 +225,9 @@ class Client:
                 raise JobsError(f"job {run.id} has already finished ({name}); nothing to cancel")
             message = "Cancelled through the jobs API"
             started = run.state.type not in _NOT_STARTED
-            state = Cancelling(message=message) if started else Cancelled(message=message)
+            state: State[Any] = (
+                Cancelling(message=message) if started else Cancelled(message=message)
+            )
             await client.set_flow_run_state(run.id, state, force=True)
 
     def cancel(self, job: Job | UUID | str) -> None:

@@ -12,7 +12,7 @@ from aiosmtpd.handlers import Mailbox
 log = logging.getLogger("jobs.devsmtp")
 
 
-class DevMailbox(Mailbox):  # type: ignore[misc]
+class DevMailbox(Mailbox):
     """Keeps every message in a Maildir (one plain-text file per message under new/)."""
 
     def __init__(self, maildir: Path) -> None:

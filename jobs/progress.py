@@ -16,6 +16,7 @@ class Progress:
     @classmethod
     def start(cls, description: str) -> Progress:
         artifact_id = create_progress_artifact(0.0, description=description)
+        assert isinstance(artifact_id, UUID), "called from async code; use it in sync flows"
         return cls(artifact_id)
 
     def update(self, percent: float, description: str | None = None) -> None:
