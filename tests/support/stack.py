@@ -1,0 +1,57 @@
+"""The system under test, started for real: Prefect server, pool and queues, deployments, worker."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from types import TracebackType
+
+from jobs import services
+from jobs.cli import setup
+from jobs.settings import Settings
+
+
+class Stack:
+    """Starts the Prefect server once; ``deploy()`` and ``start_worker()`` add the rest."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.deployed = False
+        self.worker: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Stack:
+        server = services.start_server(self.settings)
+        self.processes.append(server)
+        try:
+            services.wait_for_server(self.settings, server)
+        except Exception:
+            self.__exit__(None, None, None)
+            raise RuntimeError(self.log_tail("server")) from None
+        setup(self.settings)
+        return self
+
+    def deploy(self) -> None:
+        if not self.deployed:
+            services.deploy(self.settings)
+            self.deployed = True
+
+    def start_worker(self, limit: int = 1) -> None:
+        """A stock process worker; started once, later calls are no-ops."""
+        if self.worker is None:
+            self.deploy()
+            self.worker = services.start_worker(self.settings, limit=limit)
+            self.processes.append(self.worker)
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        path = Path(self.settings.home) / "logs" / f"{name}.log"
+        text = path.read_text(errors="replace") if path.exists() else "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        services.stop(list(reversed(self.processes)))
