@@ -78,7 +78,7 @@ def _bring_up(settings: Settings, processes: list[subprocess.Popen[bytes]], star
     services.wait_for_server(settings, server)
     setup(settings)
     services.deploy(settings)
-    processes.append(services.start_worker(settings))
+    processes.append(services.start_warm_worker(settings))
     print(f"Ready in {time.monotonic() - started:.0f} s. Prefect UI: {settings.ui_url}", flush=True)
     client = Client(settings)
     for name, job in samples.submit_all(client).items():
@@ -104,18 +104,38 @@ def smtp(settings: Settings) -> None:
     controller.stop()
 
 
-COMMANDS: dict[str, Callable[[Settings], None]] = {
+def worker(settings: Settings, name: str = "warm-worker", limit: int | None = None) -> None:
+    """Run the warm worker on the work pool until stopped."""
+    from jobs.worker.runner import serve
+
+    options = {
+        "limit": limit or settings.worker_limit,
+        "poll_seconds": settings.worker_poll_seconds,
+        "drain_seconds": settings.worker_drain_seconds,
+        "default_time_limit": settings.worker_time_limit_seconds,
+        "name": name,
+    }
+    asyncio.run(serve(settings.api_url, settings.work_pool, **options))
+
+
+COMMANDS: dict[str, Callable[..., None]] = {
     "up": up,
     "smtp": smtp,
     "setup": setup,
-    "migrate": lambda settings: migrate(),
+    "migrate": lambda settings, **_: migrate(),
+    "worker": worker,
 }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m jobs", description=__doc__)
     parser.add_argument("command", choices=sorted(COMMANDS))
+    parser.add_argument("--name", help="worker: its name")
+    parser.add_argument("--limit", type=int, help="worker: how many jobs at once")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    COMMANDS[args.command](get_settings())
+    options = {key: value for key in ("name", "limit") if (value := getattr(args, key))}
+    if options and args.command != "worker":
+        parser.error("--name and --limit go with the worker command")
+    COMMANDS[args.command](get_settings(), **options)

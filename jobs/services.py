@@ -34,7 +34,11 @@ def prefect_env(settings: Settings) -> dict[str, str]:
         "DO_NOT_TRACK": "1",
         "PREFECT_CLI_PROMPT": "false",
         "PREFECT_WORKER_QUERY_SECONDS": "2",
-        "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events",
+        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",
+        "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events,flow_runs",
+        "PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD": str(
+            int(settings.retention_days * 86400)
+        ),
     }
     if settings.prefect_database_url:
         env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = settings.prefect_database_url
@@ -57,13 +61,13 @@ def _spawn(
     )
 
 
-def prefect_cli(settings: Settings, *args: str) -> list[str]:
+def prefect_cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "prefect", *args]
 
 
 def start_server(settings: Settings) -> subprocess.Popen[bytes]:
     """The Prefect server (API, UI and services) on the configured address."""
-    args = prefect_cli(settings, "server", "start", "--host", settings.server_host)
+    args = prefect_cli("server", "start", "--host", settings.server_host)
     args += ["--port", str(settings.server_port)]
     return _spawn(args, settings, "server")
 
@@ -88,7 +92,7 @@ def wait_for_server(
 def deploy(settings: Settings) -> None:
     """Create or update every deployment in prefect.yaml, without prompting."""
     subprocess.run(
-        prefect_cli(settings, "--no-prompt", "deploy", "--all"),
+        prefect_cli("--no-prompt", "deploy", "--all"),
         cwd=PROJECT_DIR,
         env=prefect_env(settings),
         check=True,
@@ -100,9 +104,17 @@ def start_worker(
     settings: Settings, *, limit: int | None = None, name: str = "worker"
 ) -> subprocess.Popen[bytes]:
     """A stock Prefect process worker on the work pool."""
-    args = prefect_cli(settings, "worker", "start", "--pool", settings.work_pool, "--name", name)
+    args = prefect_cli("worker", "start", "--pool", settings.work_pool, "--name", name)
     args += ["--limit", str(limit or settings.worker_limit)]
     return _spawn(args, settings, name)
+
+
+def start_warm_worker(
+    settings: Settings, *, limit: int | None = None, name: str = "warm-worker"
+) -> subprocess.Popen[bytes]:
+    """Our warm worker on the work pool (see jobs.worker)."""
+    args = [sys.executable, "-m", "jobs", "worker", "--name", name]
+    return _spawn([*args, "--limit", str(limit or settings.worker_limit)], settings, name)
 
 
 def start_dev_smtp(settings: Settings) -> subprocess.Popen[bytes]:

@@ -36,7 +36,16 @@ class Settings(BaseSettings):
         None, description="Application database (SQLAlchemy URL); default SQLite <home>/app.db."
     )
     work_pool: str = Field("jobs", description="Name of the work pool the jobs run in.")
-    worker_limit: int = Field(4, description="How many jobs one worker runs at once.")
+    worker_limit: int = Field(4, ge=1, description="How many jobs one worker runs at once.")
+    worker_poll_seconds: float = Field(
+        0.25, gt=0, description="How often the warm worker asks the server for due jobs."
+    )
+    worker_drain_seconds: float = Field(
+        60, ge=0, description="On stop, how long in-flight jobs may take to finish."
+    )
+    worker_time_limit_seconds: float = Field(
+        3600, gt=0, description="Time limit of jobs whose flow sets none; then they are killed."
+    )
     smtp_host: str = Field("127.0.0.1", description="SMTP server host.")
     smtp_port: int = Field(8025, description="SMTP server port.")
     smtp_tls: SmtpTls = Field(SmtpTls.NONE, description="none, starttls or ssl.")
@@ -51,8 +60,9 @@ class Settings(BaseSettings):
     max_params_bytes: int = Field(
         1_000_000, description="Largest accepted job parameters, JSON-encoded, in bytes."
     )
-    retention_completed_days: float = Field(7, description="Keep completed job runs this long.")
-    retention_failed_days: float = Field(30, description="Keep failed job runs this long.")
+    retention_days: float = Field(
+        30, ge=1 / 24, description="Finished job runs (with logs, artifacts) are kept this long."
+    )
 
     @property
     def api_url(self) -> str:

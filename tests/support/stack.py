@@ -36,12 +36,21 @@ class Stack:
             services.deploy(self.settings)
             self.deployed = True
 
-    def start_worker(self, limit: int = 1) -> None:
-        """A stock process worker; started once, later calls are no-ops."""
+    def start_worker(self, limit: int = 1, kind: str = "warm") -> None:
+        """Our warm worker (or Prefect's stock one); a no-op while one is running."""
         if self.worker is None:
             self.deploy()
-            self.worker = services.start_worker(self.settings, limit=limit)
+            start = services.start_warm_worker if kind == "warm" else services.start_worker
+            self.worker = start(self.settings, limit=limit, name=f"{kind}-worker")
             self.processes.append(self.worker)
+
+    def stop_worker(self) -> int:
+        """Stop the running worker the way an operator would (SIGTERM); its exit code."""
+        assert self.worker is not None
+        services.stop([self.worker], grace=90)
+        self.processes.remove(self.worker)
+        code, self.worker = self.worker.returncode, None
+        return code
 
     def log_tail(self, name: str, lines: int = 40) -> str:
         path = Path(self.settings.home) / "logs" / f"{name}.log"
