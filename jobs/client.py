@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -146,7 +147,11 @@ class Client:
             kind = registry.job_type_of(params_list[0])
         else:
             kind = registry.job_type(job_type)
-        models = [registry.validate(kind, params) for params in params_list]
+        batch = len(params_list) > 1
+        models = [
+            registry.validate(kind, params, index if batch else None)
+            for index, params in enumerate(params_list)
+        ]
         for index, model in enumerate(models):
             size = len(json.dumps(model.model_dump(mode="json")))
             if size > self.settings.max_params_bytes:
@@ -267,6 +272,8 @@ def _start_time(delay: timedelta | float | None, run_at: datetime | None) -> dat
         raise InvalidJobParams("give delay or run_at, not both")
     if delay is not None:
         seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+        if not math.isfinite(seconds):
+            raise InvalidJobParams(f"delay must be a finite number of seconds; got {delay!r}")
         if seconds < 0:
             raise InvalidJobParams(f"delay must be zero or more seconds; got {seconds}")
         return datetime.now(UTC) + timedelta(seconds=seconds)

@@ -2,27 +2,49 @@
 
 from __future__ import annotations
 
-import re
+import base64
+import binascii
 from typing import Annotated, Any, Self
 
 from pydantic import (
     AfterValidator,
-    Base64Bytes,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
+    PlainSerializer,
     model_validator,
 )
 
-_HEADER_SAFE = re.compile(r"^[^\r\n]*$")
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
 
 
 def _no_line_breaks(value: str) -> str:
-    if not _HEADER_SAFE.match(value):
+    if "\r" in value or "\n" in value:
         raise ValueError(f"must be a single line without CR or LF, got {value!r}")
     return value
+
+
+def _strict_base64(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    try:
+        decoded = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise ValueError(f"must be valid base64 text ({exc})") from exc
+    if len(decoded) > MAX_ATTACHMENT_BYTES:
+        raise ValueError(
+            f"must be at most {MAX_ATTACHMENT_BYTES} bytes decoded; got {len(decoded)} bytes"
+        )
+    return decoded
+
+
+Base64Content = Annotated[
+    bytes,
+    BeforeValidator(_strict_base64),
+    PlainSerializer(lambda data: base64.b64encode(data).decode("ascii"), return_type=str),
+]
 
 
 HeaderText = Annotated[str, AfterValidator(_no_line_breaks)]
@@ -52,7 +74,7 @@ class Attachment(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     filename: Annotated[HeaderText, Field(min_length=1, max_length=255, pattern=r"^[^/\\]+$")]
-    content: Base64Bytes = Field(max_length=MAX_ATTACHMENT_BYTES)
+    content: Base64Content
     content_type: str = Field("application/octet-stream", pattern=r"^[\w.+-]+/[\w.+-]+$")
 
 
@@ -123,7 +145,14 @@ class SendNewsletter(EmailContent):
                 raise ValueError(f"recipients must be unique; {recipient.email!r} is listed twice")
             seen.add(address)
             if self.template is not None:
-                from jobs.email import render
-
-                render.check(self.template, {**self.context, **recipient.context})
+                self._check_template_for(recipient)
         return self
+
+    def _check_template_for(self, recipient: Recipient) -> None:
+        from jobs.email import render
+
+        assert self.template is not None
+        try:
+            render.check(self.template, {**self.context, **recipient.context})
+        except ValueError as exc:
+            raise ValueError(f"recipient {recipient.email}: {exc}") from None

@@ -55,8 +55,13 @@ def job_type_of(params: JobParams) -> JobType:
     raise InvalidJobParams(f"no job type takes {type(params).__name__} parameters")
 
 
-def validate(kind: JobType, params: JobParams | Mapping[str, Any]) -> JobParams:
-    """``params`` checked against the job type's model, or InvalidJobParams saying why not."""
+def validate(
+    kind: JobType, params: JobParams | Mapping[str, Any], index: int | None = None
+) -> JobParams:
+    """``params`` checked against the job type's model, or InvalidJobParams saying why not.
+
+    ``index`` names the job's place in a batch, in the message.
+    """
     if isinstance(params, kind.params):
         return params
     if isinstance(params, JobParams):
@@ -66,17 +71,18 @@ def validate(kind: JobType, params: JobParams | Mapping[str, Any]) -> JobParams:
     try:
         return kind.params.model_validate(params)
     except ValidationError as exc:
-        raise InvalidJobParams(_describe(kind, exc)) from None
+        raise InvalidJobParams(_describe(kind, exc, index)) from None
 
 
-def _describe(kind: JobType, exc: ValidationError) -> str:
+def _describe(kind: JobType, exc: ValidationError, index: int | None) -> str:
     problems = []
     for error in exc.errors(include_url=False):
         where = ".".join(str(part) for part in error["loc"]) or "parameters"
         got = repr(error.get("input"))
         got = got if len(got) <= 80 else got[:77] + "..."
         problems.append(f"{where}: {error['msg']} (got {got})")
-    return f"invalid {kind.name} job parameters: " + "; ".join(problems)
+    which = "" if index is None else f" #{index}"
+    return f"invalid {kind.name} job parameters{which}: " + "; ".join(problems)
 
 
 def queue_for(priority: int) -> str:

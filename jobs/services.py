@@ -89,10 +89,10 @@ def wait_for_server(
     raise TimeoutError(f"the Prefect server did not answer at {settings.api_url} in {timeout} s")
 
 
-def deploy(settings: Settings) -> None:
-    """Create or update every deployment in prefect.yaml, without prompting."""
+def deploy(settings: Settings, prefect_file: str = "prefect.yaml") -> None:
+    """Create or update every deployment in ``prefect_file``, without prompting."""
     subprocess.run(
-        prefect_cli("--no-prompt", "deploy", "--all"),
+        prefect_cli("--no-prompt", "deploy", "--all", "--prefect-file", prefect_file),
         cwd=PROJECT_DIR,
         env=prefect_env(settings),
         check=True,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import runpy
+import signal
 import sys
 import warnings
 
@@ -25,6 +26,7 @@ PRELOADED = (prefect.deployments.steps.core, prefect.deployments.steps.pull, pre
 def execute(flow_run_id: str) -> None:
     """Run one flow run through Prefect's engine, in this (freshly forked) process."""
     os.setsid()  # own process group: a hard kill takes any children of the job with it
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the forkserver ignores it; runs must not
     os.environ["PREFECT__FLOW_RUN_ID"] = flow_run_id
     sys.argv = ["prefect.engine", flow_run_id]
     # prefect.engine is preloaded on purpose; running it as __main__ again is what we want.

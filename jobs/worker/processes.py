@@ -13,7 +13,7 @@ from uuid import UUID
 
 from jobs.worker import child
 
-PRELOAD = ["jobs.worker.child"]
+PRELOAD = ["jobs.worker.preload"]
 
 
 def warm_context() -> ForkServerContext:

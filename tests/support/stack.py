@@ -34,6 +34,7 @@ class Stack:
     def deploy(self) -> None:
         if not self.deployed:
             services.deploy(self.settings)
+            services.deploy(self.settings, "tests/support/prefect.yaml")
             self.deployed = True
 
     def start_worker(self, limit: int = 1, kind: str = "warm") -> None:

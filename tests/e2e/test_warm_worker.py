@@ -1,0 +1,190 @@
+"""The warm worker: isolation, hard time limits, cancellation, drain, limits; stock fallback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from typing import Any
+from uuid import UUID
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterId,
+    LogFilter,
+    LogFilterFlowRunId,
+)
+from prefect.client.schemas.objects import FlowRun
+from prefect.deployments import run_deployment
+
+from jobs.client import Client, _sync
+from jobs.status import JobState
+from tests.e2e.test_email_jobs import unique_address, welcome
+from tests.support.smtp import Recorder
+from tests.support.stack import Stack
+
+
+def submit(name: str, queue: str = "priority-5", **parameters: Any) -> UUID:
+    run = run_deployment(name, parameters=parameters, timeout=0, work_queue_name=queue)
+    assert isinstance(run, FlowRun)
+    return run.id
+
+
+def read(run_id: UUID) -> FlowRun:
+    async def go() -> FlowRun:
+        async with get_client() as prefect:
+            return await prefect.read_flow_run(run_id)
+
+    return _sync(go())
+
+
+def wait_final(run_id: UUID, timeout: float = 120) -> FlowRun:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = read(run_id)
+        if run.state and run.state.is_final():
+            return run
+        time.sleep(0.3)
+    raise AssertionError(f"flow run {run_id} not final after {timeout} s: {read(run_id).state}")
+
+
+def wait_running(run_id: UUID, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = read(run_id).state
+        if state and state.is_running():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"flow run {run_id} did not start in {timeout} s")
+
+
+@pytest.fixture
+def one_slot_worker(stack: Stack) -> Iterator[Stack]:
+    """The session's warm worker (one slot), restarted afterwards if a test stopped it."""
+    yield stack
+    if stack.worker is None:
+        stack.start_worker(limit=1)
+
+
+def test_runs_look_complete_in_the_api(client: Client, smtp: Recorder) -> None:
+    job = client.submit("email", welcome(unique_address()))
+    assert client.wait(job, timeout=60).state is JobState.COMPLETED
+
+    async def details() -> tuple[list[Any], list[Any], list[Any]]:
+        async with get_client() as prefect:
+            runs = FlowRunFilter(id=FlowRunFilterId(any_=[job.id]))
+            tasks = await prefect.read_task_runs(flow_run_filter=runs)
+            logs = await prefect.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[job.id])))
+            artifacts = await prefect.read_artifacts(flow_run_filter=runs)
+            return tasks, logs, artifacts
+
+    deadline = time.monotonic() + 20  # logs are shipped in batches
+    while True:
+        tasks, logs, artifacts = _sync(details())
+        if any("Finished in state Completed" in log.message for log in logs):
+            break
+        assert time.monotonic() < deadline, [log.message for log in logs]
+        time.sleep(0.5)
+    assert [t.name.split("-")[0] for t in tasks] == ["deliver"]
+    assert tasks[0].state is not None and tasks[0].state.is_completed()
+    assert any(a.type == "progress" and a.data == 100 for a in artifacts)
+
+
+@pytest.mark.parametrize(
+    ("deployment", "reason"),
+    [("test-segfault/segfault", "signal SIGSEGV"), ("test-exit/exit", "exited with code 3")],
+)
+def test_crashing_job_is_crashed_and_worker_goes_on(
+    one_slot_worker: Stack, client: Client, smtp: Recorder, deployment: str, reason: str
+) -> None:
+    run = wait_final(submit(deployment))
+
+    assert run.state is not None and run.state.is_crashed()
+    assert reason in (run.state.message or "")
+    after = client.wait(client.submit("email", welcome(unique_address())), timeout=60)
+    assert after.state is JobState.COMPLETED
+    assert one_slot_worker.worker is not None and one_slot_worker.worker.poll() is None
+
+
+def test_job_stuck_in_c_code_is_killed_at_its_time_limit(
+    one_slot_worker: Stack, client: Client, smtp: Recorder
+) -> None:
+    run = wait_final(submit("test-stuck/stuck"), timeout=90)
+
+    assert run.state is not None and run.state.is_failed()
+    assert run.state.name == "TimedOut"
+    assert "time limit" in (run.state.message or "")
+    after = client.wait(client.submit("email", welcome(unique_address())), timeout=60)
+    assert after.state is JobState.COMPLETED
+
+
+def test_cancelling_a_running_job_stops_its_process(one_slot_worker: Stack, client: Client) -> None:
+    run_id = submit("test-nap/nap", seconds=60)
+    wait_running(run_id)
+
+    client.cancel(run_id)
+    run = wait_final(run_id, timeout=30)
+
+    assert run.state is not None and run.state.is_cancelled()
+
+
+def test_sigterm_drains_in_flight_runs(one_slot_worker: Stack) -> None:
+    run_id = submit("test-nap/nap", seconds=4)
+    wait_running(run_id)
+
+    assert one_slot_worker.stop_worker() == 0
+
+    run = read(run_id)
+    assert run.state is not None and run.state.is_completed()
+
+
+def test_second_sigterm_stops_at_once_and_marks_crashed(one_slot_worker: Stack) -> None:
+    run_id = submit("test-nap/nap", seconds=120)
+    wait_running(run_id)
+    worker = one_slot_worker.worker
+    assert worker is not None
+
+    os.kill(worker.pid, signal.SIGTERM)
+    time.sleep(1)
+    os.kill(worker.pid, signal.SIGTERM)
+    worker.wait(timeout=30)
+    one_slot_worker.processes.remove(worker)
+    one_slot_worker.worker = None
+
+    run = read(run_id)
+    assert run.state is not None and run.state.is_crashed()
+
+
+def test_queue_concurrency_limit_holds_under_a_burst(stack: Stack) -> None:
+    stack.stop_worker()
+    stack.start_worker(limit=4)
+    try:
+        ids = [submit("test-nap/nap", queue="priority-10", seconds=1.5) for _ in range(6)]
+        runs = [wait_final(run_id) for run_id in ids]
+    finally:
+        stack.stop_worker()
+        stack.start_worker(limit=1)
+
+    assert all(run.state and run.state.is_completed() for run in runs)
+    spans = [(run.start_time, run.end_time) for run in runs]
+    overlaps = [sum(1 for s, e in spans if s <= start < e) for start, _ in spans]
+    assert max(overlaps) <= 2  # priority-10 is limited to 2 at once
+
+
+def test_stock_prefect_worker_runs_the_same_deployments(
+    stack: Stack, client: Client, smtp: Recorder
+) -> None:
+    stack.stop_worker()
+    stack.start_worker(limit=1, kind="stock")
+    try:
+        address = unique_address()
+        status = client.wait(client.submit("email", welcome(address)), timeout=180)
+    finally:
+        stack.stop_worker()
+        stack.start_worker(limit=1)
+
+    assert status.state is JobState.COMPLETED
+    assert len(smtp.to(address)) == 1
