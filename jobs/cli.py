@@ -17,6 +17,7 @@ from prefect.client.orchestration import PrefectClient
 
 from jobs import samples, services
 from jobs.client import Client
+from jobs.data.seed import seed
 from jobs.db.migrate import migrate
 from jobs.devsmtp import dev_server
 from jobs.settings import Settings, get_settings
@@ -60,6 +61,7 @@ def up(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     started = time.monotonic()
     migrate()
+    seed()
     processes: list[subprocess.Popen[bytes]] = [services.start_dev_smtp(settings)]
     try:
         _bring_up(settings, processes, started)

@@ -68,6 +68,12 @@ class JobParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Ping(JobParams):
+    """A job that does nothing: checks that workers pick up and finish jobs."""
+
+    note: str = Field("pong", max_length=200)
+
+
 class Attachment(BaseModel):
     """A file attached to an email, its content base64-encoded."""
 

@@ -8,8 +8,18 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from jobs.data.params import CancelStaleOrders, DailyRollups, ExportTable, WeeklyReport
 from jobs.errors import InvalidJobParams
-from jobs.params import JobParams, SendEmail, SendNewsletter
+from jobs.images.params import ImagesToPdf, MakeThumbnails, ProcessImage, TranscodeVideo
+from jobs.maintenance.params import (
+    CleanupDatabase,
+    InvalidateCache,
+    PruneJobHistory,
+    RenewSubscriptions,
+    SendReminders,
+)
+from jobs.outbound.params import ApiCall, DeliverWebhook
+from jobs.params import JobParams, Ping, SendEmail, SendNewsletter
 
 URGENT, NORMAL, LOW = 1, 5, 10
 PRIORITIES = range(URGENT, LOW + 1)
@@ -34,6 +44,22 @@ JOB_TYPES: dict[str, JobType] = {
     for job_type in (
         JobType("email", SendEmail, "send-email", "email"),
         JobType("newsletter", SendNewsletter, "send-newsletter", "newsletter"),
+        JobType("export", ExportTable, "export-table", "export"),
+        JobType("report", WeeklyReport, "weekly-report", "report"),
+        JobType("rollup", DailyRollups, "daily-rollup", "rollup"),
+        JobType("cancel_stale_orders", CancelStaleOrders, "cancel-stale-orders", "stale-orders"),
+        JobType("webhook", DeliverWebhook, "deliver-webhook", "webhook"),
+        JobType("api_call", ApiCall, "call-api", "api-call"),
+        JobType("ping", Ping, "ping", "ping"),
+        JobType("image", ProcessImage, "process-image", "image"),
+        JobType("thumbnails", MakeThumbnails, "make-thumbnails", "thumbnails"),
+        JobType("pdf", ImagesToPdf, "images-to-pdf", "pdf"),
+        JobType("video", TranscodeVideo, "transcode-video", "video"),
+        JobType("db_cleanup", CleanupDatabase, "cleanup-database", "db-cleanup"),
+        JobType("cache_cleanup", InvalidateCache, "invalidate-cache", "cache-cleanup"),
+        JobType("reminders", SendReminders, "send-reminders", "reminders"),
+        JobType("renewals", RenewSubscriptions, "renew-subscriptions", "renewals"),
+        JobType("retention", PruneJobHistory, "prune-job-history", "retention"),
     )
 }
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from jobs.client import Client
+from jobs.data.params import CancelStaleOrders, DailyRollups, ExportTable, WeeklyReport
+from jobs.images import samples as media_samples
 from jobs.params import Recipient, SendEmail, SendNewsletter
 from jobs.status import Job
 
@@ -26,11 +28,22 @@ SAMPLES = {
             for name in ("Grace", "Alan", "Barbara")
         ],
     ),
+    "export": ExportTable(table="orders", formats=["csv", "xlsx", "parquet"]),
+    "report": WeeklyReport(),
+    "rollup": DailyRollups(),
+    "cancel_stale_orders": CancelStaleOrders(older_than_days=30),
+    **media_samples.samples(),
 }
+
+
+def prepare(client: Client) -> None:
+    """Create the input files the samples need (media samples read files in the storage root)."""
+    media_samples.prepare(client.settings.storage_dir)
 
 
 def submit_all(client: Client) -> dict[str, Job]:
     """Submit each sample once; a second call returns the same jobs."""
+    prepare(client)
     return {
         name: client.submit(params, idempotency_key=f"sample-{name}")
         for name, params in SAMPLES.items()

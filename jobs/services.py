@@ -5,6 +5,7 @@ Used by ``python -m jobs up``, the tests and the benchmarks, so all three run th
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -18,13 +19,23 @@ from jobs.settings import Settings
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
+def settings_env(settings: Settings) -> dict[str, str]:
+    """``settings`` as JOBS_* variables, so child processes read the same settings."""
+    env = {}
+    for name, value in settings.model_dump(mode="json", exclude_none=True).items():
+        env[f"JOBS_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+    if settings.smtp_password is not None:
+        env["JOBS_SMTP_PASSWORD"] = settings.smtp_password.get_secret_value()
+    env["JOBS_HOME"] = str(settings.home.resolve())
+    return env
+
+
 def prefect_env(settings: Settings) -> dict[str, str]:
     """Environment for Prefect processes (server, CLI, worker and the flow runs it starts)."""
     home = settings.home.resolve()
     env = {
         **os.environ,
-        "JOBS_HOME": str(home),
-        "JOBS_WORK_POOL": settings.work_pool,
+        **settings_env(settings),
         "PREFECT_HOME": str(home / "prefect"),
         "PREFECT_API_URL": settings.api_url,
         "PREFECT_SERVER_API_HOST": settings.server_host,
@@ -35,10 +46,9 @@ def prefect_env(settings: Settings) -> dict[str, str]:
         "PREFECT_CLI_PROMPT": "false",
         "PREFECT_WORKER_QUERY_SECONDS": "2",
         "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",
-        "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events,flow_runs",
-        "PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD": str(
-            int(settings.retention_days * 86400)
-        ),
+        # job runs are pruned by the retention job (jobs/maintenance/retention.py); the server
+        # vacuums old events, and the logs and artifacts those deletions leave behind
+        "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events,orphans",
     }
     if settings.prefect_database_url:
         env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = settings.prefect_database_url
@@ -89,10 +99,13 @@ def wait_for_server(
     raise TimeoutError(f"the Prefect server did not answer at {settings.api_url} in {timeout} s")
 
 
-def deploy(settings: Settings, prefect_file: str = "prefect.yaml") -> None:
-    """Create or update every deployment in ``prefect_file``, without prompting."""
+def deploy(
+    settings: Settings, prefect_file: str = "prefect.yaml", names: list[str] | None = None
+) -> None:
+    """Create or update the deployments in ``prefect_file`` (all, or ``names``), no prompts."""
+    which = [arg for name in names for arg in ("--name", name)] if names else ["--all"]
     subprocess.run(
-        prefect_cli("--no-prompt", "deploy", "--all", "--prefect-file", prefect_file),
+        prefect_cli("--no-prompt", "deploy", *which, "--prefect-file", prefect_file),
         cwd=PROJECT_DIR,
         env=prefect_env(settings),
         check=True,
@@ -101,12 +114,12 @@ def deploy(settings: Settings, prefect_file: str = "prefect.yaml") -> None:
 
 
 def start_worker(
-    settings: Settings, *, limit: int | None = None, name: str = "worker"
+    settings: Settings, *, limit: int | None = None, name: str = "worker", **env: str
 ) -> subprocess.Popen[bytes]:
-    """A stock Prefect process worker on the work pool."""
+    """A stock Prefect process worker on the work pool (``env``: extra environment)."""
     args = prefect_cli("worker", "start", "--pool", settings.work_pool, "--name", name)
     args += ["--limit", str(limit or settings.worker_limit)]
-    return _spawn(args, settings, name)
+    return _spawn(args, settings, name, **env)
 
 
 def start_warm_worker(

@@ -38,7 +38,10 @@ class Settings(BaseSettings):
     work_pool: str = Field("jobs", description="Name of the work pool the jobs run in.")
     worker_limit: int = Field(4, ge=1, description="How many jobs one worker runs at once.")
     worker_poll_seconds: float = Field(
-        0.25, gt=0, description="How often the warm worker asks the server for due jobs."
+        10,
+        gt=0,
+        description="Longest pause between the warm worker's polls for due jobs; it also wakes "
+        "on the server's scheduled-run events and when a delayed job falls due.",
     )
     worker_drain_seconds: float = Field(
         60, ge=0, description="On stop, how long in-flight jobs may take to finish."
@@ -60,8 +63,77 @@ class Settings(BaseSettings):
     max_params_bytes: int = Field(
         1_000_000, description="Largest accepted job parameters, JSON-encoded, in bytes."
     )
-    retention_days: float = Field(
-        30, ge=1 / 24, description="Finished job runs (with logs, artifacts) are kept this long."
+    storage_root: Path | None = Field(
+        None, description="Folder of files jobs read and write; default <home>/storage."
+    )
+    report_recipients: list[str] = Field(
+        ["ops@example.com"], description="Who receives the weekly report email."
+    )
+    http_timeout_seconds: float = Field(
+        10.0, gt=0, description="Connect, read and write timeout of each outgoing HTTP request."
+    )
+    http_max_response_bytes: int = Field(
+        1_048_576, ge=0, description="Largest HTTP response body read; a longer one fails the job."
+    )
+    http_max_redirects: int = Field(
+        5, ge=0, description="Redirects followed per request, each hop checked again."
+    )
+    http_retry_after_max_seconds: float = Field(
+        60.0, ge=0, description="Longest Retry-After (429/503) honoured by waiting in the attempt."
+    )
+    http_rate_limit_default: float = Field(
+        10.0, ge=0, description="Requests per second per destination host, unless configured."
+    )
+    http_rate_limits: dict[str, float] = Field(
+        default_factory=dict, description="Requests per second by host, e.g. {host: 2}; 0 = none."
+    )
+    http_rate_limit_wait_seconds: float = Field(
+        60.0, gt=0, description="Longest wait for a host's rate-limit slot; then the attempt fails."
+    )
+    http_allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="host or host:port entries exempt from the private-address check (tests only).",
+    )
+    image_max_pixels: int = Field(
+        50_000_000, ge=1, description="Largest image (width x height) read or written by jobs."
+    )
+    retention_completed_days: float = Field(
+        7, ge=0, description="Completed and cancelled job runs are deleted after this (days) ..."
+    )
+    retention_completed_keep: int = Field(
+        1000, ge=0, description="... or once this many newer ones of their job type exist; 0: off."
+    )
+    retention_failed_days: float = Field(
+        30, ge=0, description="Failed and crashed job runs are deleted after this (days)."
+    )
+    side_effects_retention_days: float = Field(
+        90, gt=0, description="Side-effect ledger rows are deleted this long after their update."
+    )
+    http_attempts_retention_days: float = Field(
+        30, gt=0, description="Rows of http_attempts (outgoing HTTP log) are kept this long."
+    )
+    cache_max_age_hours: float = Field(
+        24 * 7, gt=0, description="Generated files (exports, reports, media variants) kept (hours)."
+    )
+    reminder_days_before: float = Field(
+        3, gt=0, description="Reminder email this long before a subscription period ends."
+    )
+    billing_url: str | None = Field(
+        None, description="Billing API that renewals POST charges to; None: renewals are skipped."
+    )
+    plan_period_months: dict[str, int] = Field(
+        default_factory=dict, description="Billing period in months by plan; others: 1 month."
+    )
+    alert_email: str = Field("ops@example.com", description="Who receives the operator alerts.")
+    alert_failure_threshold: int = Field(
+        5, ge=1, description="This many failed or crashed runs of one job type raise an alert ..."
+    )
+    alert_window_minutes: float = Field(10, gt=0, description="... within this many minutes.")
+    alert_late_minutes: float = Field(
+        30, gt=0, description="Alert when a job stays Late (no worker picked it up) this long."
+    )
+    alert_stuck_grace_minutes: float = Field(
+        15, gt=0, description="Alert when a job runs this long past its time limit."
     )
 
     @property
@@ -79,6 +151,10 @@ class Settings(BaseSettings):
     @property
     def maildir(self) -> Path:
         return self.home / "mail"
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.storage_root or self.home / "storage"
 
 
 @lru_cache(maxsize=1)

@@ -77,3 +77,16 @@ class QueueStats(BaseModel):
             + self.delayed
             + self.cancelled
         )
+
+
+class RecurringJob(BaseModel):
+    """A job that runs on a schedule: a deployment with one or more schedules."""
+
+    name: str  # the job type, or "<flow>/<deployment>" for a deployment outside the registry
+    deployment: str  # "<flow>/<deployment>"
+    description: str
+    cron: str | None  # of the first schedule, if it is a cron schedule
+    interval_seconds: float | None  # of the first schedule, if it is an interval schedule
+    timezone: str | None
+    next_run_at: datetime | None  # the earliest scheduled run (overdue if in the past)
+    active: bool  # some schedule is active and the deployment is not paused

@@ -25,6 +25,7 @@ for _name in [n for n in os.environ if n.startswith(("JOBS_", "PREFECT_"))]:
 
 HOME = Path(tempfile.mkdtemp(prefix="jobs-test-"))
 SERVER_PORT = _free_port()
+HTTP_PORT = _free_port()  # the outgoing-HTTP tests' receiver (tests/support/receiver.py)
 os.environ.update(
     {
         "JOBS_HOME": str(HOME),
@@ -32,6 +33,7 @@ os.environ.update(
         "JOBS_SMTP_PORT": str(_free_port()),
         "JOBS_DEV_SMTP_PORT": str(_free_port()),
         "JOBS_WORK_POOL": "jobs-test",
+        "JOBS_HTTP_ALLOW_HOSTS": f'["127.0.0.1:{HTTP_PORT}"]',
         "PREFECT_HOME": str(HOME / "prefect"),
         "PREFECT_API_URL": f"http://127.0.0.1:{SERVER_PORT}/api",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",

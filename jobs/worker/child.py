@@ -1,34 +1,67 @@
 """What the forkserver preloads, and the entry point of each forked flow-run process.
 
 Importing this module imports Prefect's engine and every flow module; it must start no threads,
-because the forkserver that imports it forks every flow run from itself.
+because the forkserver that imports it forks every flow run from itself. ``execute`` does what
+``python -m prefect.engine`` does for the stock process worker, minus re-importing the flow.
 """
 
 from __future__ import annotations
 
 import os
-import runpy
 import signal
 import sys
-import warnings
+from typing import Any
+from uuid import UUID
 
 import prefect.deployments.steps.core
 import prefect.deployments.steps.pull
-import prefect.engine
-import prefect.flow_engine
 import prefect.task_engine
+from prefect._internal.control_listener import configure_from_env
+from prefect._internal.metrics import RunMetrics
+from prefect.engine import _drive_run_flow_result, handle_engine_signals
+from prefect.flow_engine import load_flow, load_flow_run, run_flow
+from prefect.flows import Flow
+from prefect.logging.loggers import flow_run_logger
 
-import flows.mail  # noqa: F401  - every job type's flow module, imported once
+import flows.data
+import flows.mail
+import flows.maintenance
+import flows.media
+import flows.outbound
+import flows.ping  # noqa: F401
 
-PRELOADED = (prefect.deployments.steps.core, prefect.deployments.steps.pull, prefect.flow_engine)
+PRELOADED = (prefect.deployments.steps.core, prefect.deployments.steps.pull, prefect.task_engine)
 
 
-def execute(flow_run_id: str) -> None:
-    """Run one flow run through Prefect's engine, in this (freshly forked) process."""
+def _preloaded_flows() -> dict[str, Flow[..., Any]]:
+    """Every flow of the flows package, by its deployment entrypoint (flows/x.py:name)."""
+    found: dict[str, Flow[..., Any]] = {}
+    for name, module in list(sys.modules.items()):
+        if name.startswith("flows.") and module is not None:
+            for attr, value in vars(module).items():
+                if isinstance(value, Flow):
+                    found[f"flows/{name.removeprefix('flows.')}.py:{attr}"] = value
+    return found
+
+
+FLOWS = _preloaded_flows()
+
+
+def execute(flow_run_id: str, entrypoint: str | None = None) -> None:
+    """Run one flow run through Prefect's engine, in this (freshly forked) process.
+
+    With ``entrypoint`` naming a preloaded flow, the flow is not loaded again; otherwise Prefect
+    loads it as its own engine would (deployment pull steps, then the entrypoint).
+    """
     os.setsid()  # own process group: a hard kill takes any children of the job with it
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the forkserver ignores it; runs must not
     os.environ["PREFECT__FLOW_RUN_ID"] = flow_run_id
-    sys.argv = ["prefect.engine", flow_run_id]
-    # prefect.engine is preloaded on purpose; running it as __main__ again is what we want.
-    warnings.filterwarnings("ignore", "'prefect.engine' found in sys.modules", RuntimeWarning)
-    runpy.run_module("prefect.engine", run_name="__main__", alter_sys=True)
+    run_id = UUID(flow_run_id)
+    configure_from_env()
+    with handle_engine_signals(run_id):
+        flow_run = load_flow_run(flow_run_id=run_id)
+        run_logger = flow_run_logger(flow_run=flow_run)
+        flow = FLOWS.get(entrypoint or "") or load_flow(flow_run)
+        with RunMetrics(flow_run, flow):
+            result = run_flow(flow, flow_run=flow_run, error_logger=run_logger)  # type: ignore[arg-type]
+            _drive_run_flow_result(flow, result)

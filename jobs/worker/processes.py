@@ -40,9 +40,17 @@ class RunProcess:
     started: float = field(default_factory=time.monotonic)
 
     @classmethod
-    def start(cls, context: ForkServerContext, flow_run_id: UUID, time_limit: float) -> RunProcess:
+    def start(
+        cls,
+        context: ForkServerContext,
+        flow_run_id: UUID,
+        time_limit: float,
+        entrypoint: str | None = None,
+    ) -> RunProcess:
         process = context.Process(
-            target=child.execute, args=(str(flow_run_id),), name=f"flow-run-{flow_run_id}"
+            target=child.execute,
+            args=(str(flow_run_id), entrypoint),
+            name=f"flow-run-{flow_run_id}",
         )
         process.start()
         return cls(flow_run_id, process, deadline=time.monotonic() + time_limit)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import os
 import signal
 import socket
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -18,13 +19,18 @@ from prefect.client.schemas.filters import (
     FlowRunFilterId,
     FlowRunFilterState,
     FlowRunFilterStateType,
+    WorkPoolFilter,
+    WorkPoolFilterName,
 )
 from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.responses import DeploymentResponse
+from prefect.client.schemas.sorting import FlowRunSort
 from prefect.exceptions import Abort, ObjectNotFound
 from prefect.flows import Flow, load_flow_from_entrypoint
 from prefect.states import Cancelled, Crashed, Failed, Pending
 from prefect.utilities.engine import propose_state
 
+from jobs.worker import wakeup
 from jobs.worker.processes import RunProcess, describe_exit, warm_context, warm_up
 
 log = logging.getLogger("jobs.worker")
@@ -38,6 +44,27 @@ async def serve(api_url: str, pool: str, **options: Any) -> None:
         await worker.run()
 
 
+@dataclass(frozen=True)
+class LaunchPlan:
+    """A deployment's hard time limit, and its entrypoint if the forkserver preloaded it."""
+
+    time_limit: float
+    entrypoint: str | None
+
+    @classmethod
+    def of(cls, deployment: DeploymentResponse, default_limit: float) -> LaunchPlan:
+        entrypoint = deployment.entrypoint
+        if not entrypoint:
+            return cls(default_limit, None)
+        flow: Flow[..., Any] = load_flow_from_entrypoint(entrypoint)
+        limit = flow.timeout_seconds + 10 if flow.timeout_seconds else default_limit
+        # The preloaded flow may stand in for the entrypoint only where Prefect's pull steps
+        # would do nothing but enter this very folder.
+        here = [{"prefect.deployments.steps.set_working_directory": {"directory": os.getcwd()}}]
+        preloadable = entrypoint.startswith("flows/") and deployment.pull_steps in (None, [], here)
+        return cls(limit, entrypoint if preloadable else None)
+
+
 class WarmWorker:
     """Runs the work pool's due flow runs, most urgent first, in warm forked processes."""
 
@@ -47,7 +74,7 @@ class WarmWorker:
         pool: str,
         *,
         limit: int = 4,
-        poll_seconds: float = 0.25,
+        poll_seconds: float = 10,
         drain_seconds: float = 60,
         default_time_limit: float = 3600,
         name: str | None = None,
@@ -63,9 +90,12 @@ class WarmWorker:
         self.running: dict[UUID, RunProcess] = {}
         self.stopping = asyncio.Event()
         self.stop_now = asyncio.Event()
-        self._time_limits: dict[UUID, float] = {}
+        self._plans: dict[UUID, LaunchPlan] = {}
         self._last_heartbeat = 0.0
         self._last_cancel_check = 0.0
+        self.wake = asyncio.Event()  # set by scheduled-run events and by runs that end
+        self._next_poll = 0.0  # monotonic time of the next poll for due runs
+        self._backlog = False  # the last poll saw more due runs than free slots
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -85,22 +115,54 @@ class WarmWorker:
     async def run(self) -> None:
         """Serve until stopped; then drain in-flight runs (or crash them when told twice)."""
         warm_up(self.context)
+        listener = asyncio.create_task(wakeup.listen(self.wake))
         log.info("warm worker %s serving pool %r with %d slots", self.name, self.pool, self.limit)
-        while not self.stopping.is_set():
-            await self.tick()
-            await self._sleep(self.poll_seconds)
+        try:
+            while not self.stopping.is_set():
+                try:
+                    await self.tick()
+                except Exception as exc:  # the server may be restarting: keep the runs, retry
+                    log.warning("could not reach the Prefect server (%s); retrying", exc)
+                    self._next_poll = time.monotonic() + 2
+                await self._sleep()
+        finally:
+            listener.cancel()
         await self._drain()
 
     async def tick(self) -> None:
         await self._heartbeat()
         await self._supervise()
         free = self.limit - len(self.running)
-        if free > 0:
+        if free > 0 and (self.wake.is_set() or time.monotonic() >= self._next_poll):
+            self.wake.clear()
             await self._take(free)
+            self._next_poll = time.monotonic() + await self._until_next_due()
 
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
+    async def _sleep(self) -> None:
+        """Until woken, stopped, the next poll is due, or (with runs in flight) 0.1 s."""
+        timeout = 0.1 if self.running else max(0.0, self._next_poll - time.monotonic())
+        waits = [asyncio.ensure_future(e.wait()) for e in (self.wake, self.stopping)]
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waits:
+            waiter.cancel()
+
+    async def _until_next_due(self) -> float:
+        """Seconds until the pool's earliest scheduled run is due (capped by poll_seconds)."""
+        if self._backlog:
+            return 0.0 if len(self.running) < self.limit else self.poll_seconds
+        earliest = await self.client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))
+            ),
+            work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[self.pool])),
+            sort=FlowRunSort.NEXT_SCHEDULED_START_TIME_ASC,
+            limit=1,
+        )
+        due = earliest[0].next_scheduled_start_time if earliest else None
+        if due is None:
+            return self.poll_seconds
+        wait: float = (due - datetime.now(UTC)).total_seconds()
+        return min(self.poll_seconds, wait if wait > 0 else 1.0)  # due yet not given: limits
 
     async def _drain(self) -> None:
         deadline = time.monotonic() + self.drain_seconds
@@ -119,12 +181,15 @@ class WarmWorker:
         due = await self.client.get_scheduled_flow_runs_for_work_pool(
             self.pool, scheduled_before=datetime.now(UTC) + timedelta(seconds=0.1)
         )
+        launched = 0
         for response in due:
             if len(self.running) >= self.limit or self.stopping.is_set():
-                return
+                break
             flow_run = response.flow_run
             if flow_run.id not in self.running and await self._claim(flow_run):
                 await self._launch(flow_run)
+                launched += 1
+        self._backlog = launched > 0 and len(due) > launched
 
     async def _claim(self, flow_run: FlowRun) -> bool:
         try:
@@ -134,23 +199,21 @@ class WarmWorker:
         return state.is_pending()
 
     async def _launch(self, flow_run: FlowRun) -> None:
-        limit = await self._time_limit(flow_run)
-        self.running[flow_run.id] = RunProcess.start(self.context, flow_run.id, limit)
+        plan = await self._plan(flow_run)
+        self.running[flow_run.id] = RunProcess.start(
+            self.context, flow_run.id, plan.time_limit, plan.entrypoint
+        )
         log.info("started flow run %s (%s)", flow_run.id, flow_run.name)
 
-    async def _time_limit(self, flow_run: FlowRun) -> float:
-        """The flow's own timeout plus a grace period, else the default limit."""
+    async def _plan(self, flow_run: FlowRun) -> LaunchPlan:
+        """How to run the deployment's flows: read once per deployment."""
         deployment_id = flow_run.deployment_id
         if deployment_id is None:
-            return self.default_time_limit
-        if deployment_id not in self._time_limits:
+            return LaunchPlan(self.default_time_limit, None)
+        if deployment_id not in self._plans:
             deployment = await self.client.read_deployment(deployment_id)
-            timeout = None
-            if deployment.entrypoint:
-                flow: Flow[..., Any] = load_flow_from_entrypoint(deployment.entrypoint)
-                timeout = flow.timeout_seconds
-            self._time_limits[deployment_id] = timeout + 10 if timeout else self.default_time_limit
-        return self._time_limits[deployment_id]
+            self._plans[deployment_id] = LaunchPlan.of(deployment, self.default_time_limit)
+        return self._plans[deployment_id]
 
     # -- supervising -------------------------------------------------------------------------
 
@@ -166,6 +229,8 @@ class WarmWorker:
 
     async def _reap(self, run: RunProcess) -> None:
         self.running.pop(run.flow_run_id, None)
+        if self._backlog:
+            self.wake.set()  # a slot is free and runs are waiting
         run.process.join()
         code = run.exitcode or 0
         if code != 0:

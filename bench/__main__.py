@@ -1,0 +1,3 @@
+from bench.queue import main
+
+main()

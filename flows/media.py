@@ -1,0 +1,113 @@
+"""Image and media jobs: process an image, thumbnails, images into a PDF, video (ffmpeg)."""
+
+from __future__ import annotations
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from jobs.images import pdf, process, thumbnails, video
+from jobs.images.params import ImagesToPdf, MakeThumbnails, ProcessImage, TranscodeVideo
+from jobs.policy import BACKOFF, JITTER, unless_permanent
+from jobs.progress import Progress
+from jobs.settings import get_settings
+
+VIDEO_SECONDS = 3000  # longest transcode; the flow allows a little more
+
+
+@task(
+    retries=1,
+    retry_delay_seconds=BACKOFF,
+    retry_jitter_factor=JITTER,
+    retry_condition_fn=unless_permanent,
+    cache_policy=NO_CACHE,
+    timeout_seconds=20,
+)
+def render_image(params: ProcessImage) -> str:
+    return process.process_image(params, get_settings())
+
+
+@task(
+    retries=1,
+    retry_delay_seconds=BACKOFF,
+    retry_jitter_factor=JITTER,
+    retry_condition_fn=unless_permanent,
+    cache_policy=NO_CACHE,
+    timeout_seconds=20,
+)
+def render_thumbnails(params: MakeThumbnails) -> list[str]:
+    return thumbnails.make_thumbnails(params, get_settings())
+
+
+@task(
+    retries=1,
+    retry_delay_seconds=BACKOFF,
+    retry_jitter_factor=JITTER,
+    retry_condition_fn=unless_permanent,
+    cache_policy=NO_CACHE,
+    timeout_seconds=240,
+)
+def render_pdf(params: ImagesToPdf) -> str:
+    return pdf.images_to_pdf(params, get_settings())
+
+
+@task(
+    retries=1,
+    retry_delay_seconds=BACKOFF,
+    retry_jitter_factor=JITTER,
+    retry_condition_fn=unless_permanent,
+    cache_policy=NO_CACHE,
+    timeout_seconds=VIDEO_SECONDS,
+)
+def render_video(params: TranscodeVideo) -> str:
+    return video.transcode(params, get_settings(), timeout=VIDEO_SECONDS - 10)
+
+
+@task(
+    retries=1,
+    retry_delay_seconds=BACKOFF,
+    retry_jitter_factor=JITTER,
+    retry_condition_fn=unless_permanent,
+    cache_policy=NO_CACHE,
+    timeout_seconds=120,
+)
+def render_poster(params: TranscodeVideo) -> str:
+    return video.poster(params, get_settings(), timeout=110)
+
+
+@flow(name="process-image", timeout_seconds=30)
+def process_image(params: ProcessImage) -> str:
+    """Resize, convert and optimise one image; the output's name in the storage root."""
+    progress = Progress.start(f"Processing {params.source}")
+    output = render_image(params)
+    progress.update(100, f"Wrote {output}")
+    return output
+
+
+@flow(name="make-thumbnails", timeout_seconds=30)
+def make_thumbnails(params: MakeThumbnails) -> list[str]:
+    """Thumbnails of one image in several sizes; their names in the storage root."""
+    progress = Progress.start(f"Thumbnails of {params.source}")
+    outputs = render_thumbnails(params)
+    progress.update(100, f"Wrote {', '.join(outputs)}")
+    return outputs
+
+
+@flow(name="images-to-pdf", timeout_seconds=300)
+def images_to_pdf(params: ImagesToPdf) -> str:
+    """One PDF page per image; the PDF's name in the storage root."""
+    progress = Progress.start(f"Making {params.output} of {len(params.sources)} images")
+    output = render_pdf(params)
+    progress.update(100, f"Wrote {output}")
+    return output
+
+
+@flow(name="transcode-video", timeout_seconds=VIDEO_SECONDS + 300)
+def transcode_video(params: TranscodeVideo) -> list[str]:
+    """Transcode a video, then extract its poster frame; the outputs' names."""
+    progress = Progress.start(f"Transcoding {params.source}")
+    outputs = [render_video(params)]
+    progress.update(80, f"Wrote {outputs[0]}")
+    if params.poster:
+        outputs.append(render_poster(params))
+    progress.update(100, f"Wrote {', '.join(outputs)}")
+    return outputs

@@ -1,0 +1,56 @@
+"""Outgoing HTTP jobs: deliver a signed webhook, or make one call to an external API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+
+from jobs.outbound import api, webhook
+from jobs.outbound.params import ApiCall, DeliverWebhook
+from jobs.policy import BACKOFF, JITTER, unless_permanent
+from jobs.progress import Progress
+
+
+@task(
+    retries=5,
+    retry_delay_seconds=BACKOFF,
+    retry_jitter_factor=JITTER,
+    retry_condition_fn=unless_permanent,
+    cache_policy=NO_CACHE,
+    timeout_seconds=300,
+)
+def deliver(params: DeliverWebhook, job_id: str) -> str:
+    return webhook.deliver(params, job_id)
+
+
+@task(
+    retries=5,
+    retry_delay_seconds=BACKOFF,
+    retry_jitter_factor=JITTER,
+    retry_condition_fn=unless_permanent,
+    cache_policy=NO_CACHE,
+    timeout_seconds=300,
+)
+def call(params: ApiCall, job_id: str) -> dict[str, Any]:
+    return api.call(params, job_id)
+
+
+@flow(name="deliver-webhook", timeout_seconds=1800)
+def deliver_webhook(params: DeliverWebhook) -> str:
+    """Deliver one signed event; retried on network errors, 408, 429 and 5xx."""
+    progress = Progress.start(f"Delivering {params.event!r}")
+    outcome = deliver(params, str(flow_run.id))
+    progress.update(100, outcome)
+    return outcome
+
+
+@flow(name="call-api", timeout_seconds=1800)
+def call_api(params: ApiCall) -> dict[str, Any]:
+    """Make one API call; returns its status and (size-limited) response body."""
+    progress = Progress.start(f"{params.method} {params.url}")
+    result = call(params, str(flow_run.id))
+    progress.update(100, f"HTTP {result['status']}")
+    return result

@@ -1,0 +1,13 @@
+"""Ping: a job that does nothing, to check the queue end to end and to measure its overhead."""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from jobs.params import Ping
+
+
+@flow(name="ping", timeout_seconds=60)
+def ping(params: Ping) -> str:
+    """Return the note: proof that a worker picked the job up and ran it."""
+    return params.note

@@ -1,0 +1,41 @@
+"""Mail the weekly report: a separate `email` job, with the chart and the CSV attached."""
+
+from __future__ import annotations
+
+from jobs.client import Client
+from jobs.data.report import Report, summary
+from jobs.params import Attachment, SendEmail
+from jobs.settings import get_settings
+
+
+def email(report: Report, recipients: list[str]) -> SendEmail:
+    """The report email: summary as text, chart (PNG) and daily table (CSV) attached."""
+    png, csv = report.files["png"], report.files["csv"]
+    return SendEmail(
+        to=recipients,
+        subject=report.title,
+        text=summary(report),
+        attachments=[
+            Attachment(filename=png.name, content=png.read_bytes(), content_type="image/png"),
+            Attachment(filename=csv.name, content=csv.read_bytes(), content_type="text/csv"),
+        ],
+    )
+
+
+def submit(message: SendEmail, report_job_id: str) -> str:
+    """Submit the email job once per report job (idempotency key); returns its id."""
+    job = _client().submit(
+        message,
+        idempotency_key=f"report-email-{report_job_id}",
+        tags=[f"report:{report_job_id}"],
+    )
+    return str(job.id)
+
+
+def _client() -> Client:
+    """A client of the Prefect server this flow run came from."""
+    from prefect.settings import PREFECT_API_URL
+
+    settings = get_settings()
+    api_url = PREFECT_API_URL.value() or settings.api_url
+    return Client(settings.model_copy(update={"prefect_api_url": api_url}))

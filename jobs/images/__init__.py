@@ -1,0 +1,1 @@
+"""Images and media jobs: resize and convert, thumbnails, PDFs from images, video (ffmpeg)."""

@@ -1,0 +1,1 @@
+"""Scheduled maintenance: app database cleanup, cache files, reminders, renewals, job history."""

@@ -1,0 +1,107 @@
+"""Webhook and API-call jobs end to end: jobs.Client -> Prefect server -> warm worker -> a real
+HTTP server on 127.0.0.1 (the one host JOBS_HTTP_ALLOW_HOSTS exempts from the SSRF check)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from jobs.client import Client
+from jobs.db.engine import session
+from jobs.db.models import HttpAttempt, WebhookEndpoint
+from jobs.errors import InvalidJobParams
+from jobs.outbound import signing
+from jobs.settings import Settings
+from jobs.status import JobState
+from tests.support.receiver import Answer, Receiver
+
+
+@pytest.fixture
+def receiver(settings: Settings) -> Receiver:
+    return Receiver.allowed(settings)
+
+
+def new_endpoint(url: str) -> WebhookEndpoint:
+    row = WebhookEndpoint(url=url, secret=f"whsec-{uuid.uuid4().hex}")
+    with session() as db, db.begin():
+        db.add(row)
+    return row
+
+
+def attempts_of(job_id: uuid.UUID) -> list[HttpAttempt]:
+    query = select(HttpAttempt).where(HttpAttempt.job_id == str(job_id)).order_by(HttpAttempt.id)
+    with session() as db:
+        return list(db.scalars(query))
+
+
+def test_webhook_job_delivers_a_signed_event(client: Client, receiver: Receiver) -> None:
+    path = receiver.path()
+    endpoint = new_endpoint(receiver.url(path))
+    params = {"endpoint_id": endpoint.id, "event": "invoice.paid", "payload": {"invoice": 17}}
+
+    job = client.submit("webhook", params)
+    status = client.wait(job, timeout=120)
+
+    assert status.state is JobState.COMPLETED, status.failure_reason
+    assert status.attempts == 1 and status.progress == 100
+    [request] = receiver.received(path)
+    headers = request.headers
+    assert signing.verify(
+        endpoint.secret,
+        headers["x-webhook-timestamp"],
+        request.body,
+        headers["x-webhook-signature"],
+    )
+    assert headers["x-webhook-id"] == str(job.id)
+    assert endpoint.secret not in str(status.params)
+    assert [(a.attempt, a.status_code, a.endpoint_id) for a in attempts_of(job.id)] == [
+        (1, 200, endpoint.id)
+    ]
+
+
+def test_gone_endpoint_fails_the_job_at_once(client: Client, receiver: Receiver) -> None:
+    path = receiver.path(Answer(410, body=b"unsubscribed"))
+    endpoint = new_endpoint(receiver.url(path))
+
+    job = client.submit("webhook", {"endpoint_id": endpoint.id, "event": "e", "payload": None})
+    status = client.wait(job, timeout=120)
+
+    assert status.state is JobState.FAILED
+    assert status.attempts == 1
+    assert status.failure_reason is not None and "HTTP 410" in status.failure_reason
+    assert len(receiver.received(path)) == 1
+
+
+def test_api_call_honours_retry_after_then_succeeds(client: Client, receiver: Receiver) -> None:
+    path = receiver.path(Answer(429, {"Retry-After": "1"}, b"slow down"), Answer(202))
+    params = {"url": receiver.url(path), "json_body": {"post": "hello"}, "expected_status": [202]}
+
+    job = client.submit("api_call", params)
+    status = client.wait(job, timeout=120)
+
+    assert status.state is JobState.COMPLETED, status.failure_reason
+    assert status.attempts == 2
+    assert [a.status_code for a in attempts_of(job.id)] == [429, 202]
+    assert [r.body for r in receiver.received(path)] == [b'{"post":"hello"}'] * 2
+
+
+def test_private_address_fails_at_once(client: Client, receiver: Receiver) -> None:
+    job = client.submit("api_call", {"method": "GET", "url": f"http://localhost:{receiver.port}/"})
+    status = client.wait(job, timeout=120)
+
+    assert status.state is JobState.FAILED
+    assert status.attempts == 1
+    assert status.failure_reason is not None and "loopback" in status.failure_reason
+
+
+def test_bad_urls_are_refused_at_submit_and_nothing_is_enqueued(client: Client) -> None:
+    before = client.stats("webhook").total + client.stats("api_call").total
+
+    with pytest.raises(InvalidJobParams, match=r"url: .*must use http or https; got scheme 'file'"):
+        client.submit("api_call", {"url": "file:///etc/passwd"})
+    with pytest.raises(InvalidJobParams, match="url needs secret_block"):
+        client.submit("webhook", {"url": "https://example.com/", "event": "e", "payload": {}})
+
+    assert client.stats("webhook").total + client.stats("api_call").total == before
