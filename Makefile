@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help setup up test test-unit lint typecheck bench clean
+.PHONY: help setup system-deps up test test-unit lint typecheck bench bench-postgres clean
 
 help:
 	@echo "make up     start server, worker, SMTP; deploy; submit samples (Ctrl-C stops)"
@@ -25,10 +25,17 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 
 setup: $(VENV)/.synced
 
-up: setup
+# ffmpeg (Debian's package) for the video job; installed when we may, else video jobs say so.
+system-deps:
+	@command -v ffmpeg >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; \
+	  else echo "ffmpeg not found: video jobs fail until it is installed"; fi; }
+
+up: setup system-deps
 	$(PY) -m jobs up
 
-test: setup
+test: setup system-deps
 	$(PY) -m pytest
 
 test-unit: setup
@@ -39,8 +46,12 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# Queue benchmark on the embedded SQLite server; bench-postgres: the same on PostgreSQL.
 bench: setup
 	$(PY) -m bench
+
+bench-postgres: setup
+	bash bench/postgres.sh $(PY) -m bench
 
 clean:
 	rm -rf $(VENV) .tools .jobs

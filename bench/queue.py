@@ -77,7 +77,9 @@ class Bench:
     def __exit__(self, *exc: object) -> None:
         services.stop(self.processes)
 
-    def scenario(self, start: Callable[[], subprocess.Popen[bytes]], runs: int, burst: int) -> Result:
+    def scenario(
+        self, start: Callable[[], subprocess.Popen[bytes]], runs: int, burst: int
+    ) -> Result:
         worker = start()
         self.processes.append(worker)
         try:
@@ -102,7 +104,9 @@ class Bench:
         async def run() -> float:
             async with PrefectClient(self.settings.api_url) as client:
                 deployment = await client.read_deployment_by_name("ping/ping")
-                return await measure.ceiling(client, deployment.id, self.args.burst, self.args.slots)
+                return await measure.ceiling(
+                    client, deployment.id, self.args.burst, self.args.slots
+                )
 
         return asyncio.run(run())
 
@@ -140,9 +144,13 @@ def run(args: argparse.Namespace) -> Result:
 
 def report(results: Result, args: argparse.Namespace) -> None:
     rows = [("warm worker", results["warm"])]
-    rows += [(f"stock, {k[6:]} poll", results[k]) for k in ("stock_10s", "stock_1s") if k in results]
+    rows += [
+        (f"stock, {k[6:]} poll", results[k]) for k in ("stock_10s", "stock_1s") if k in results
+    ]
     print(f"\nQueue benchmark ({results['backend']}, {args.slots} slots, no-op job)")
-    print(f"{'':18}{'pickup p50':>11}{'p99':>8}{'e2e p50':>9}{'p99':>8}{'jobs/s':>9}{'idle cpu':>10}")
+    print(
+        f"{'':18}{'pickup p50':>11}{'p99':>8}{'e2e p50':>9}{'p99':>8}{'jobs/s':>9}{'idle cpu':>10}"
+    )
     for name, r in rows:
         print(
             f"{name:18}{r['pickup_p50_s']:>10.2f}s{r['pickup_p99_s']:>7.2f}s{r['e2e_p50_s']:>8.2f}s"

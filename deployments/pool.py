@@ -8,7 +8,7 @@ from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
-from deployments import limits
+from deployments import automations, limits
 from jobs.registry import PRIORITIES, queue_for
 from jobs.settings import Settings
 
@@ -41,6 +41,7 @@ async def apply(client: PrefectClient, settings: Settings) -> None:
     for spec in QUEUES:
         await _ensure_queue(client, settings.work_pool, spec)
     await limits.apply(client, settings)
+    await automations.apply(client, settings)
 
 
 async def _ensure_pool(client: PrefectClient, name: str) -> None:

@@ -80,6 +80,7 @@ def _bring_up(settings: Settings, processes: list[subprocess.Popen[bytes]], star
     services.wait_for_server(settings, server)
     setup(settings)
     services.deploy(settings)
+    setup(settings)  # again: the alert automations run the deployed email job
     processes.append(services.start_warm_worker(settings))
     print(f"Ready in {time.monotonic() - started:.0f} s. Prefect UI: {settings.ui_url}", flush=True)
     client = Client(settings)

@@ -18,11 +18,11 @@ from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.states import Cancelled, Cancelling, Scheduled
 
-from jobs import _runs, registry
+from jobs import _runs, recurring, registry
 from jobs.errors import InvalidJobParams, JobNotFound, JobsError, SubmitFailed
 from jobs.params import JobParams
 from jobs.settings import Settings, get_settings
-from jobs.status import Job, JobStatus, QueueStats
+from jobs.status import Job, JobStatus, QueueStats, RecurringJob
 
 T = TypeVar("T")
 Params = JobParams | Mapping[str, Any]
@@ -249,6 +249,44 @@ class Client:
     def stats(self, job_type: str) -> QueueStats:
         """Sync form of :meth:`stats_async`."""
         return _sync(self.stats_async(job_type))
+
+    # -- recurring jobs ---------------------------------------------------------------------
+
+    async def recurring_jobs_async(self) -> list[RecurringJob]:
+        """The jobs that run on schedules: schedule, next run, whether active."""
+        async with self._prefect("list recurring jobs") as client:
+            return await recurring.list_recurring(client, self.settings.work_pool)
+
+    def recurring_jobs(self) -> list[RecurringJob]:
+        """Sync form of :meth:`recurring_jobs_async`."""
+        return _sync(self.recurring_jobs_async())
+
+    async def pause_recurring_async(self, name: str) -> RecurringJob:
+        """Turn a recurring job's schedules off; JobNotFound if there is no such job."""
+        async with self._prefect("pause a recurring job") as client:
+            return await recurring.set_active(client, name, active=False)
+
+    def pause_recurring(self, name: str) -> RecurringJob:
+        """Sync form of :meth:`pause_recurring_async`."""
+        return _sync(self.pause_recurring_async(name))
+
+    async def resume_recurring_async(self, name: str) -> RecurringJob:
+        """Turn a recurring job's schedules on again; JobNotFound if there is no such job."""
+        async with self._prefect("resume a recurring job") as client:
+            return await recurring.set_active(client, name, active=True)
+
+    def resume_recurring(self, name: str) -> RecurringJob:
+        """Sync form of :meth:`resume_recurring_async`."""
+        return _sync(self.resume_recurring_async(name))
+
+    async def trigger_recurring_async(self, name: str) -> Job:
+        """Run a recurring job now, once, besides its schedule; JobNotFound if unknown."""
+        async with self._prefect("trigger a recurring job") as client:
+            return await recurring.trigger(client, name)
+
+    def trigger_recurring(self, name: str) -> Job:
+        """Sync form of :meth:`trigger_recurring_async`."""
+        return _sync(self.trigger_recurring_async(name))
 
 
 def _job_id(job: Job | UUID | str) -> UUID:

@@ -11,10 +11,12 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import Column, Connection, Date, DateTime, Engine, Select, func, select
+from sqlalchemy.exc import DataError
 
 from jobs.data import storage, tables, writers
 from jobs.data.params import ExportTable
 from jobs.db.engine import get_engine
+from jobs.errors import PermanentJobError
 
 OnChunk = Callable[[int, int], None]  # rows written so far, rows in all
 
@@ -79,11 +81,20 @@ def run(
     on_chunk: OnChunk | None = None,
 ) -> ExportResult:
     """Write the export files; only ``chunk_size`` rows are held in memory at any time."""
+    try:
+        return _run(params, job_id, engine or get_engine(), root, on_chunk)
+    except DataError as exc:  # a filter value the column's type refuses
+        raise PermanentJobError(f"the database refused the export's filters: {exc}") from None
+
+
+def _run(
+    params: ExportTable, job_id: str, engine: Engine, root: Path | None, on_chunk: OnChunk | None
+) -> ExportResult:
     statement = query(params)
     columns = tables.columns_of(params.table, params.columns)
     paths = output_paths(params, job_id, root)
     result = ExportResult(files={kind: str(path) for kind, path in paths.items()})
-    with (engine or get_engine()).connect() as connection, ExitStack() as files:
+    with engine.connect() as connection, ExitStack() as files:
         total = count(connection, statement)
         opened = [
             files.enter_context(writers.opened(kind, path, columns, params.table))

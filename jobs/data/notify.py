@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 from jobs.client import Client
 from jobs.data.report import Report, summary
+from jobs.errors import PermanentJobError
 from jobs.params import Attachment, SendEmail
 from jobs.settings import get_settings
 
@@ -11,15 +14,16 @@ from jobs.settings import get_settings
 def email(report: Report, recipients: list[str]) -> SendEmail:
     """The report email: summary as text, chart (PNG) and daily table (CSV) attached."""
     png, csv = report.files["png"], report.files["csv"]
-    return SendEmail(
-        to=recipients,
-        subject=report.title,
-        text=summary(report),
-        attachments=[
-            Attachment(filename=png.name, content=png.read_bytes(), content_type="image/png"),
-            Attachment(filename=csv.name, content=csv.read_bytes(), content_type="text/csv"),
-        ],
-    )
+    attachments = [
+        Attachment(filename=png.name, content=png.read_bytes(), content_type="image/png"),
+        Attachment(filename=csv.name, content=csv.read_bytes(), content_type="text/csv"),
+    ]
+    try:
+        return SendEmail(
+            to=recipients, subject=report.title, text=summary(report), attachments=attachments
+        )
+    except ValidationError as exc:  # e.g. a bad address in JOBS_REPORT_RECIPIENTS
+        raise PermanentJobError(f"cannot mail the report to {recipients}: {exc}") from None
 
 
 def submit(message: SendEmail, report_job_id: str) -> str:

@@ -79,7 +79,7 @@ def _due(*conditions: ColumnElement[bool], limit: int, engine: Engine | None) ->
     with Session(engine or get_engine()) as db:
         return [
             Due(s.id, s.plan, s.price_cents, s.currency, s.current_period_end, u.email, u.name)
-            for s, u in db.execute(query).tuples()
+            for s, u in db.execute(query)
         ]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tracemalloc
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ from sqlalchemy import Engine, create_engine, insert
 
 from jobs.data import export
 from jobs.data.params import ExportTable
-from jobs.db.models import Base, Order, User
+from jobs.db.models import Base, DailyRollup, Order, User
 from tests.support.data import (
     csv_rows,
     ensure_sample_data,
@@ -127,6 +127,27 @@ def test_a_failed_export_leaves_no_file_behind(engine: Engine, tmp_path: Path) -
         export.run(params, "broken", engine=engine, root=tmp_path, on_chunk=fail)
 
     assert list((tmp_path / "exports").iterdir()) == []
+
+
+def test_date_range_on_a_date_column(engine: Engine, tmp_path: Path) -> None:
+    days = [date(2024, 6, 1) + timedelta(days=n) for n in range(4)]
+    with engine.begin() as db:
+        rows = [{"day": day, "metric": "orders", "value": 1.5, "updated_at": NOW} for day in days]
+        db.execute(insert(DailyRollup), rows)
+    params = ExportTable(
+        table="daily_rollups",
+        since=datetime(2024, 6, 2, tzinfo=UTC),
+        until=datetime(2024, 6, 4, tzinfo=UTC),
+        formats=["csv", "parquet"],
+    )
+
+    result = export.run(params, "days", engine=engine, root=tmp_path)
+
+    assert [row["day"] for row in csv_rows(Path(result.files["csv"]))] == [
+        "2024-06-02",
+        "2024-06-03",
+    ]
+    assert [row["day"] for row in parquet_rows(Path(result.files["parquet"]))] == days[1:3]
 
 
 @pytest.mark.usefixtures("app_db")

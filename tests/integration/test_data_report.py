@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from jobs.data import dates, report, rollup
+from jobs.data import dates, notify, report, rollup
 from jobs.db.engine import session
 from jobs.db.models import DailyRollup
+from jobs.errors import PermanentJobError
 from tests.support.data import (
     add_user_with_orders,
     csv_rows,
@@ -103,3 +104,18 @@ def test_rollups_match_an_independent_query_and_upsert(week: list[date]) -> None
             want[(day, "revenue_cents_eur")] = figures["revenue_cents"]
     assert got == want
     assert len(stored) == len(want)  # one row per day and metric
+
+
+def test_report_email_carries_chart_and_csv_and_refuses_bad_recipients(week: list[date]) -> None:
+    built = report.build(week[-1], "EUR")
+
+    message = notify.email(built, ["ops@example.com"])
+
+    assert [a.filename for a in message.attachments] == [
+        f"weekly-{week[-1]}.png",
+        f"weekly-{week[-1]}.csv",
+    ]
+    assert message.attachments[0].content == built.files["png"].read_bytes()
+    assert message.text is not None and "Revenue:" in message.text
+    with pytest.raises(PermanentJobError, match="cannot mail the report to \\['not-an-address'\\]"):
+        notify.email(built, ["not-an-address"])

@@ -1,0 +1,59 @@
+"""Flow runs made by tests on the session's Prefect server: create, finish, wait for, remove."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+from uuid import UUID, uuid4
+
+from prefect.client.orchestration import PrefectClient
+from prefect.client.schemas.objects import FlowRun, State, StateType
+from prefect.exceptions import ObjectNotFound
+from prefect.states import Cancelled
+
+NOT_STARTED = {StateType.SCHEDULED, StateType.PAUSED}
+
+
+async def scratch_deployment(client: PrefectClient, label: str) -> UUID:
+    """A deployment of a new flow, in no work pool: no worker ever runs its runs."""
+    flow_id = await client.create_flow_from_name(f"test-{label}-{uuid4().hex[:8]}")
+    return await client.create_deployment(flow_id=flow_id, name=label)
+
+
+async def finished_run(client: PrefectClient, deployment_id: UUID, state: State[Any]) -> FlowRun:
+    """A run of the deployment, forced into ``state`` (its end time is the server's now)."""
+    run = await client.create_flow_run_from_deployment(deployment_id)
+    await client.set_flow_run_state(run.id, state, force=True)
+    return await client.read_flow_run(run.id)
+
+
+async def until(check: Callable[[], Awaitable[bool]], seconds: float = 60) -> None:
+    """Poll ``check`` until it is true; AssertionError if it is not within ``seconds``."""
+    step = 0.25
+    for _ in range(int(seconds / step)):
+        if await check():
+            return
+        await asyncio.sleep(step)
+    raise AssertionError(f"still not so after {seconds} s")
+
+
+async def discard(client: PrefectClient, ids: Iterable[UUID]) -> None:
+    """Cancel runs that have not started, let started ones finish, then delete them all.
+
+    So no job a test submitted is left for a worker that outlives the test.
+    """
+    for run_id in ids:
+        try:
+            run = await client.read_flow_run(run_id)
+        except ObjectNotFound:
+            continue
+        if run.state is not None and run.state.type in NOT_STARTED:
+            await client.set_flow_run_state(run_id, Cancelled(), force=True)
+
+        async def final(run_id: UUID = run_id) -> bool:
+            state = (await client.read_flow_run(run_id)).state
+            return state is not None and state.is_final()
+
+        await until(final, 120)
+        await client.delete_flow_run(run_id)
