@@ -82,7 +82,7 @@ def send_reminders(params: SendReminders) -> int:
     submitted = submit_reminders(days, params.limit)
     if submitted:
         create_table_artifact(submitted, description=f"Reminders: periods ending within {days} d")
-    return len(submitted)
+    return sum(1 for entry in submitted if entry["job"])
 
 
 @task(**RETRYING, timeout_seconds=600)

@@ -5,6 +5,13 @@ from __future__ import annotations
 from jobs.client import Client
 from jobs.data.params import CancelStaleOrders, DailyRollups, ExportTable, WeeklyReport
 from jobs.images import samples as media_samples
+from jobs.maintenance.params import (
+    CleanupDatabase,
+    InvalidateCache,
+    PruneJobHistory,
+    RenewSubscriptions,
+    SendReminders,
+)
 from jobs.params import Recipient, SendEmail, SendNewsletter
 from jobs.status import Job
 
@@ -32,6 +39,11 @@ SAMPLES = {
     "report": WeeklyReport(),
     "rollup": DailyRollups(),
     "cancel_stale_orders": CancelStaleOrders(older_than_days=30),
+    "db_cleanup": CleanupDatabase(),
+    "cache_cleanup": InvalidateCache(),
+    "reminders": SendReminders(limit=5),
+    "renewals": RenewSubscriptions(),
+    "retention": PruneJobHistory(),
     **media_samples.samples(),
 }
 

@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     billing_url: str | None = Field(
         None, description="Billing API that renewals POST charges to; None: renewals are skipped."
     )
+    billing_auth_secret: str | None = Field(
+        None, description="Prefect Secret block with the billing API's Authorization header."
+    )
     plan_period_months: dict[str, int] = Field(
         default_factory=dict, description="Billing period in months by plan; others: 1 month."
     )

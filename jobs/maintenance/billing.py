@@ -112,7 +112,7 @@ def reminder_email(due: Due) -> SendEmail:
     )
 
 
-def renewal_charge(due: Due, billing_url: str) -> ApiCall:
+def renewal_charge(due: Due, billing_url: str, auth_secret: str | None = None) -> ApiCall:
     """The charge request for ``due``'s ended period, sent to the billing API."""
     key = due.key("renewal")
     try:
@@ -120,6 +120,7 @@ def renewal_charge(due: Due, billing_url: str) -> ApiCall:
             method="POST",
             url=billing_url,
             headers={"Idempotency-Key": key},
+            secret_headers={"Authorization": auth_secret} if auth_secret else {},
             json_body={
                 "subscription_id": due.subscription_id,
                 "plan": due.plan,
@@ -157,20 +158,41 @@ def job_client() -> Client:
     return Client(settings.model_copy(update={"prefect_api_url": api_url}))
 
 
+def _mailable(dues: list[Due]) -> tuple[list[tuple[Due, SendEmail]], list[dict[str, Any]]]:
+    """The reminders to send, and the subscriptions whose user's address cannot take one."""
+    ready, skipped = [], []
+    for due in dues:
+        try:
+            ready.append((due, reminder_email(due)))
+        except ValidationError as exc:
+            reason = exc.errors()[0]["msg"]
+            skipped.append(
+                {
+                    "subscription": due.subscription_id,
+                    "to": due.email,
+                    "job": None,
+                    "skipped": reason,
+                }
+            )
+    return ready, skipped
+
+
 def send_reminders(
     client: Client, days_before: float, limit: int, now: datetime, engine: Engine | None = None
 ) -> list[dict[str, Any]]:
-    """Submit one reminder email job per subscription ending soon; what was submitted."""
-    dues = ending_within(now, timedelta(days=days_before), limit, engine)
-    if not dues:
-        return []
-    emails = [reminder_email(due) for due in dues]
-    keys = [due.key("reminder") for due in dues]
+    """Submit one reminder email job per subscription ending soon; what was submitted (and
+    skipped: users whose address is not a valid one)."""
+    ready, skipped = _mailable(ending_within(now, timedelta(days=days_before), limit, engine))
+    if not ready:
+        return skipped
+    emails = [email for _, email in ready]
+    keys = [due.key("reminder") for due, _ in ready]
     jobs = client.submit_many("email", emails, idempotency_keys=keys, tags=["reminder"])
-    return [
+    submitted = [
         {"subscription": due.subscription_id, "to": due.email, "job": str(job.id)}
-        for due, job in zip(dues, jobs, strict=True)
+        for (due, _), job in zip(ready, jobs, strict=True)
     ]
+    return submitted + skipped
 
 
 def renew(
@@ -182,7 +204,9 @@ def renew(
     dues = ended(now, limit, engine)
     if not dues:
         return []
-    charges = [renewal_charge(due, settings.billing_url) for due in dues]
+    charges = [
+        renewal_charge(due, settings.billing_url, settings.billing_auth_secret) for due in dues
+    ]
     keys = [due.key("renewal") for due in dues]
     jobs = client.submit_many("api_call", charges, idempotency_keys=keys, tags=["renewal"])
     return [

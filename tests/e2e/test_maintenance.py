@@ -67,11 +67,12 @@ def test_cache_cleanup_run_now_deletes_old_generated_files(client: Client) -> No
     assert fresh.exists() and source.exists()
 
 
-def test_job_history_retention_run_now_completes(client: Client) -> None:
-    status = client.wait(client.trigger_recurring("retention"), timeout=120)
+@pytest.mark.parametrize("name", ["db_cleanup", "reminders", "renewals", "retention"])
+def test_each_maintenance_job_run_now_completes(client: Client, name: str) -> None:
+    status = client.wait(client.trigger_recurring(name), timeout=120)
 
     assert status.state is JobState.COMPLETED, status.failure_reason
-    assert status.progress == 100
+    assert status.job_type == name
 
 
 def test_failures_crossing_the_threshold_email_the_operator(

@@ -55,10 +55,14 @@ def submitted() -> Iterator[list[str]]:
 
 
 def subscribe(
-    engine: Engine, period_end: datetime, status: str = "active", plan: str = "pro"
+    engine: Engine,
+    period_end: datetime,
+    status: str = "active",
+    plan: str = "pro",
+    email: str | None = None,
 ) -> int:
     with engine.begin() as db:
-        email = f"sub-{uuid.uuid4().hex[:10]}@example.com"
+        email = email or f"sub-{uuid.uuid4().hex[:10]}@example.com"
         user = db.execute(insert(User).values(email=email, name="Ada")).inserted_primary_key[0]
         values = {
             "user_id": user,
@@ -91,12 +95,14 @@ def test_one_reminder_per_subscription_and_period(
     subscribe(engine, NOW + timedelta(days=5))  # later
     subscribe(engine, NOW + timedelta(days=1), status="cancelled")
     subscribe(engine, NOW - timedelta(hours=1))  # already ended: a renewal, not a reminder
+    unmailable = subscribe(engine, NOW + timedelta(days=2, hours=1), email="legacy-user")
 
     first = send_reminders(client, days_before=3, limit=100, now=NOW, engine=engine)
-    submitted += [entry["job"] for entry in first]
+    submitted += [entry["job"] for entry in first if entry["job"]]
     again = send_reminders(client, days_before=3, limit=100, now=NOW, engine=engine)
 
-    assert [entry["subscription"] for entry in first] == [soon]
+    assert [entry["subscription"] for entry in first] == [soon, unmailable]
+    assert first[1]["job"] is None and "not a valid email address" in first[1]["skipped"]
     assert again == first  # the same job, not a second one
     run = flow_run(first[0]["job"])
     key = f"reminder-{soon}-{(NOW + timedelta(days=2)).isoformat()}"

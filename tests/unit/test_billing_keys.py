@@ -75,3 +75,10 @@ def test_the_charge_carries_its_idempotency_key_to_the_billing_api() -> None:
 def test_an_unusable_billing_url_fails_the_renewals_for_good() -> None:
     with pytest.raises(PermanentJobError, match="JOBS_BILLING_URL is not usable"):
         renewal_charge(due(), "ftp://billing.example.com/charges")
+
+
+def test_the_billing_credentials_come_from_a_secret_block() -> None:
+    charge = renewal_charge(due(), "https://billing.example.com/v1/charges", "billing-api-key")
+
+    assert charge.secret_headers == {"Authorization": "billing-api-key"}
+    assert "Authorization" not in charge.headers
