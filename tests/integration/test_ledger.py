@@ -9,14 +9,18 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 
 from jobs import ledger
 from jobs.db.engine import session
-from jobs.db.migrate import migrate
+from jobs.db.migrate import alembic_config, migrate
 from jobs.db.models import EffectStatus, SideEffect
 from jobs.ledger import Claim
 
 pytestmark = pytest.mark.usefixtures("app_db")
+
+# The newest migration, read from the migration scripts themselves.
+HEAD = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
 def new_key() -> str:
@@ -187,7 +191,7 @@ def test_migrate_creates_the_tables_on_a_fresh_database(tmp_path: Path) -> None:
         assert inspector.get_pk_constraint("side_effects")["constrained_columns"] == ["key"]
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).all() == [
-                ("0001",)
+                (HEAD,)
             ]
     finally:
         engine.dispose()
@@ -208,7 +212,7 @@ def test_migrate_twice_is_harmless_and_keeps_data(tmp_path: Path) -> None:
     try:
         with engine.connect() as conn:
             versions = conn.execute(sa.text("SELECT version_num FROM alembic_version")).all()
-        assert versions == [("0001",)]
+        assert versions == [(HEAD,)]
     finally:
         engine.dispose()
 
