@@ -34,6 +34,8 @@ os.environ.update(
         "JOBS_DEV_SMTP_PORT": str(_free_port()),
         "JOBS_WORK_POOL": "jobs-test",
         "JOBS_HTTP_ALLOW_HOSTS": f'["127.0.0.1:{HTTP_PORT}"]',
+        # the scheduled reminders (08:00 UTC) must not mail the seeded app DB's users mid-session
+        "JOBS_REMINDER_DAYS_BEFORE": "0.0001",
         "PREFECT_HOME": str(HOME / "prefect"),
         "PREFECT_API_URL": f"http://127.0.0.1:{SERVER_PORT}/api",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",

@@ -7,13 +7,19 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+from prefect.client.schemas.objects import FlowRun
+from sqlalchemy import insert
 
 from deployments import automations
 from jobs.client import Client, _sync
+from jobs.db.engine import get_engine
+from jobs.db.models import Subscription, User
 from jobs.status import JobState
 from tests.support.smtp import Recorder
 from tests.support.stack import Stack
@@ -67,12 +73,54 @@ def test_cache_cleanup_run_now_deletes_old_generated_files(client: Client) -> No
     assert fresh.exists() and source.exists()
 
 
-@pytest.mark.parametrize("name", ["db_cleanup", "reminders", "renewals", "retention"])
+@pytest.mark.parametrize("name", ["db_cleanup", "renewals", "retention"])
 def test_each_maintenance_job_run_now_completes(client: Client, name: str) -> None:
     status = client.wait(client.trigger_recurring(name), timeout=120)
 
     assert status.state is JobState.COMPLETED, status.failure_reason
     assert status.job_type == name
+
+
+def subscriber(period_end: datetime) -> str:
+    """A user of our own (in the session's app DB) whose pro plan's period ends then."""
+    address = f"subscriber-{uuid.uuid4().hex[:8]}@example.com"
+    with get_engine().begin() as db:
+        user = db.execute(insert(User).values(email=address, name="Grace")).inserted_primary_key
+        values = {"plan": "pro", "price_cents": 2900, "status": "active"}
+        db.execute(
+            insert(Subscription).values(user_id=user[0], current_period_end=period_end, **values)
+        )
+    return address
+
+
+def reminder_jobs_finished(client: Client) -> None:
+    """Wait for every reminder email job, so none is delivered during a later test."""
+
+    async def unfinished() -> list[FlowRun]:
+        async with get_client() as prefect:
+            runs = await prefect.read_flow_runs(
+                flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=["reminder"]))
+            )
+        return [run for run in runs if not (run.state and run.state.is_final())]
+
+    for run in _sync(unfinished()):
+        client.wait(run.id, timeout=120)
+
+
+def test_a_reminder_reaches_the_subscriber_once_however_often_the_job_runs(
+    client: Client, smtp: Recorder, app_db: str
+) -> None:
+    address = subscriber(datetime.now(UTC) + timedelta(minutes=2))
+    window = {"days_before": 4 / (24 * 60)}  # 4 minutes: ours, hardly any seeded one
+
+    first = client.wait(client.submit("reminders", window), timeout=120)
+    second = client.wait(client.submit("reminders", window), timeout=120)
+    reminder_jobs_finished(client)
+
+    assert first.state is second.state is JobState.COMPLETED, first.failure_reason
+    [reminder] = smtp.to(address)
+    assert reminder["Subject"].startswith("Your pro plan renews on ")
+    assert "Hi Grace" in reminder.get_body(preferencelist=("plain",)).get_content()
 
 
 def test_failures_crossing_the_threshold_email_the_operator(

@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 from prefect.client.orchestration import PrefectClient, get_client
-from prefect.events import AutomationCore, EventTrigger, RunDeployment
+from prefect.events import EventTrigger, RunDeployment
+from prefect.events.schemas.automations import Automation
 
 from deployments import automations
 from jobs.registry import JOB_TYPES
@@ -26,8 +27,8 @@ async def prefect(prefect_server: Stack) -> AsyncIterator[PrefectClient]:
                 await client.delete_automation(automation.id)
 
 
-async def ours(client: PrefectClient) -> dict[str, list[AutomationCore]]:
-    found: dict[str, list[AutomationCore]] = {}
+async def ours(client: PrefectClient) -> dict[str, list[Automation]]:
+    found: dict[str, list[Automation]] = {}
     for automation in await client.read_automations():
         if automation.name.startswith(automations.PREFIX):
             found.setdefault(automation.name, []).append(automation)

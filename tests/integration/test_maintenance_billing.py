@@ -144,7 +144,8 @@ def test_each_ended_period_is_charged_once_then_advanced(
 def test_a_renewal_run_again_for_the_same_period_charges_nothing_new(
     client: Client, engine: Engine, settings: Settings, submitted: list[str]
 ) -> None:
-    billing = settings.model_copy(update={"billing_url": "https://billing.example.com/charges"})
+    receiver = Receiver.allowed(settings)
+    billing = settings.model_copy(update={"billing_url": receiver.url(receiver.path())})
     ended = NOW - timedelta(hours=3)
     subscription = subscribe(engine, ended)
     [first] = renew(client, billing, limit=100, now=NOW, engine=engine)

@@ -49,7 +49,9 @@ async def auto_scheduled(prefect: PrefectClient, deployment_id: UUID) -> list[Fl
     runs = await prefect.read_flow_runs(
         deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
     )
-    return sorted((r for r in runs if r.auto_scheduled), key=lambda r: r.expected_start_time)
+    never = datetime.min.replace(tzinfo=UTC)
+    scheduled = [run for run in runs if run.auto_scheduled]
+    return sorted(scheduled, key=lambda run: run.expected_start_time or never)
 
 
 @pytest.mark.parametrize("job_type", sorted(SCHEDULES))

@@ -7,7 +7,8 @@ from uuid import uuid4
 
 import pytest
 from prefect.client.schemas.responses import DeploymentResponse
-from prefect.events import Posture, RunDeployment
+from prefect.events import AutomationCore, EventTrigger, Posture, RunDeployment
+from prefect.events.schemas.events import ResourceSpecification
 
 from deployments import automations
 from jobs.errors import JobNotFound
@@ -25,7 +26,7 @@ SETTINGS = Settings(
 EMAIL = uuid4()
 
 
-def action(automation: automations.AutomationCore) -> RunDeployment:
+def action(automation: AutomationCore) -> RunDeployment:
     [first] = automation.actions
     assert isinstance(first, RunDeployment)
     return first
@@ -36,16 +37,15 @@ def test_failures_are_counted_per_deployment_of_the_pool_within_the_window() -> 
 
     trigger = found.trigger
     assert found.name == "jobs: failures"
-    assert isinstance(trigger, automations.EventTrigger)
+    assert isinstance(trigger, EventTrigger)
     assert trigger.posture == Posture.Reactive
     assert trigger.expect == {"prefect.flow-run.Failed", "prefect.flow-run.Crashed"}
     assert trigger.for_each == {"related:deployment:prefect.resource.id"}
     assert trigger.threshold == 3
     assert trigger.within == timedelta(minutes=5)
-    assert {"prefect.resource.role": "work-pool", "prefect.resource.name": "jobs"} in [
-        spec.root
-        for spec in trigger.match_related  # type: ignore[union-attr]
-    ]
+    assert isinstance(trigger.match_related, list)
+    pool = {"prefect.resource.role": "work-pool", "prefect.resource.name": "jobs"}
+    assert ResourceSpecification.model_validate(pool) in trigger.match_related
 
 
 def test_the_alert_is_an_email_job_to_the_operator_rendered_from_the_event() -> None:
@@ -62,7 +62,7 @@ def test_the_alert_is_an_email_job_to_the_operator_rendered_from_the_event() -> 
 def test_a_job_late_too_long_raises_an_alert() -> None:
     trigger = automations.late(SETTINGS, EMAIL).trigger
 
-    assert isinstance(trigger, automations.EventTrigger)
+    assert isinstance(trigger, EventTrigger)
     assert trigger.posture == Posture.Proactive
     assert trigger.after == {"prefect.flow-run.Late"}
     assert {"prefect.flow-run.Running", "prefect.flow-run.Pending"} <= trigger.expect
@@ -72,14 +72,14 @@ def test_a_job_late_too_long_raises_an_alert() -> None:
 
 def test_a_job_running_past_its_time_limit_raises_an_alert() -> None:
     email = DeploymentResponse(
-        id=uuid4(), name="email", flow_id=uuid4(), entrypoint="flows/mail.py:send_email"
+        id=uuid4(), name="email", flow_id=uuid4(), entrypoint="flows/mail.py:send_email", labels={}
     )
 
     found = automations.stuck(SETTINGS, EMAIL, "email", email)
 
     trigger = found.trigger
     assert found.name == "jobs: email stuck"
-    assert isinstance(trigger, automations.EventTrigger)
+    assert isinstance(trigger, EventTrigger)
     assert trigger.after == {"prefect.flow-run.Running", "prefect.flow-run.Retrying"}
     assert "prefect.flow-run.Completed" in trigger.expect
     assert trigger.within == timedelta(seconds=900, minutes=10)  # send-email's timeout + grace
@@ -87,7 +87,9 @@ def test_a_job_running_past_its_time_limit_raises_an_alert() -> None:
 
 
 def test_deployments_outside_the_flows_package_get_the_default_time_limit() -> None:
-    other = DeploymentResponse(id=uuid4(), name="x", flow_id=uuid4(), entrypoint="x.py:f")
+    other = DeploymentResponse(
+        id=uuid4(), name="x", flow_id=uuid4(), entrypoint="x.py:f", labels={}
+    )
 
     assert automations.time_limit(other, 3600) == 3600
 
