@@ -88,7 +88,7 @@ async def burst(
     """Submit ``count`` jobs at once; jobs per second from the first submit to the last finish."""
     before = await count_final(client, deployment_id)
     started = time.monotonic()
-    gate = asyncio.Semaphore(16)
+    gate = asyncio.Semaphore(4)
 
     async def one() -> None:
         async with gate:

@@ -111,7 +111,7 @@ class Bench:
         return asyncio.run(run())
 
     def submit_rate(self) -> float:
-        client = Client(self.settings, concurrency=16)
+        client = Client(self.settings)
         started = time.monotonic()
         client.submit_many("ping", [{}] * self.args.submits, delay=30 * 86400)
         return self.args.submits / (time.monotonic() - started)

@@ -9,30 +9,21 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from prefect import flow, task
+from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from jobs.data import batch, dates, rollup
 from jobs.data.params import CancelStaleOrders, DailyRollups, ExportTable, WeeklyReport
-from jobs.policy import BACKOFF, JITTER, unless_permanent
+from jobs.policy import retrying_task
 from jobs.progress import Progress
 from jobs.settings import get_settings
 
 if TYPE_CHECKING:
     from jobs.data.report import Report
 
-RETRYING: dict[str, Any] = {
-    "retries": 3,
-    "retry_delay_seconds": BACKOFF,
-    "retry_jitter_factor": JITTER,
-    "retry_condition_fn": unless_permanent,
-    "cache_policy": NO_CACHE,
-}
 
-
-@task(**RETRYING, timeout_seconds=3 * 3600)
+@retrying_task(retries=3, timeout_seconds=3 * 3600)
 def write_export(params: ExportTable, job_id: str, progress: Progress) -> dict[str, Any]:
     from jobs.data import export
 
@@ -54,14 +45,14 @@ def export_table(params: ExportTable) -> dict[str, Any]:
     return outcome
 
 
-@task(**RETRYING, timeout_seconds=600)
+@retrying_task(retries=3, timeout_seconds=600)
 def build_report(week_ending: date, currency: str) -> Report:
     from jobs.data import report
 
     return report.build(week_ending, currency)
 
 
-@task(**RETRYING, timeout_seconds=120)
+@retrying_task(retries=3, timeout_seconds=120)
 def email_report(built: Report, recipients: list[str], job_id: str) -> str:
     from jobs.data import notify
 
@@ -86,7 +77,7 @@ def weekly_report(params: WeeklyReport) -> dict[str, Any]:
     return {"week_ending": str(week_ending), "files": files, "email_job": email_job}
 
 
-@task(**RETRYING, timeout_seconds=600)
+@retrying_task(retries=3, timeout_seconds=600)
 def rollup_days(days: list[date]) -> dict[date, dict[str, float]]:
     return rollup.rollup_days(days)
 
@@ -106,12 +97,12 @@ def daily_rollup(params: DailyRollups) -> int:
     return len(table)
 
 
-@task(**RETRYING, timeout_seconds=60)
+@retrying_task(retries=3, timeout_seconds=60)
 def count_stale(before: datetime) -> int:
     return batch.count_stale(before)
 
 
-@task(**RETRYING, timeout_seconds=600)
+@retrying_task(retries=3, timeout_seconds=600)
 def cancel_chunk(before: datetime, after_id: int, size: int) -> tuple[int, int | None]:
     return batch.cancel_chunk(before, after_id, size)
 

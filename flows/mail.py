@@ -4,37 +4,22 @@ from __future__ import annotations
 
 from collections import Counter
 
-from prefect import flow, task
+from prefect import flow
 from prefect.artifacts import create_table_artifact
-from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from jobs.email import send
 from jobs.params import Recipient, SendEmail, SendNewsletter
-from jobs.policy import BACKOFF, JITTER, unless_permanent
+from jobs.policy import retrying_task
 from jobs.progress import Progress
 
 
-@task(
-    retries=5,
-    retry_delay_seconds=BACKOFF,
-    retry_jitter_factor=JITTER,
-    retry_condition_fn=unless_permanent,
-    cache_policy=NO_CACHE,
-    timeout_seconds=120,
-)
+@retrying_task(retries=5, timeout_seconds=120)
 def deliver(params: SendEmail, key: str, job_id: str) -> str:
     return send.send_email(params, key, job_id)
 
 
-@task(
-    retries=5,
-    retry_delay_seconds=BACKOFF,
-    retry_jitter_factor=JITTER,
-    retry_condition_fn=unless_permanent,
-    cache_policy=NO_CACHE,
-    timeout_seconds=600,
-)
+@retrying_task(retries=5, timeout_seconds=600)
 def deliver_chunk(
     params: SendNewsletter, recipients: list[Recipient], campaign: str, job_id: str
 ) -> dict[str, int]:

@@ -6,9 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
-from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
 
 from jobs.client import _sync
@@ -20,20 +19,12 @@ from jobs.maintenance.params import (
     RenewSubscriptions,
     SendReminders,
 )
-from jobs.policy import BACKOFF, JITTER, unless_permanent
+from jobs.policy import retrying_task
 from jobs.progress import Progress
 from jobs.settings import get_settings
 
-RETRYING: dict[str, Any] = {
-    "retries": 3,
-    "retry_delay_seconds": BACKOFF,
-    "retry_jitter_factor": JITTER,
-    "retry_condition_fn": unless_permanent,
-    "cache_policy": NO_CACHE,
-}
 
-
-@task(**RETRYING, timeout_seconds=3600)
+@retrying_task(retries=3, timeout_seconds=3600)
 def clean_database(params: CleanupDatabase) -> dict[str, Any]:
     return database.cleanup(get_settings(), batch_size=params.batch_size, vacuum=params.vacuum)
 
@@ -49,7 +40,7 @@ def cleanup_database(params: CleanupDatabase) -> dict[str, Any]:
     return outcome
 
 
-@task(**RETRYING, timeout_seconds=1800)
+@retrying_task(retries=3, timeout_seconds=1800)
 def sweep_storage(max_age_hours: float) -> dict[str, Any]:
     swept = cache.sweep(get_settings().storage_dir, max_age_hours)
     return {"deleted": swept.deleted, "freed_bytes": swept.freed_bytes, "kept": swept.kept}
@@ -69,7 +60,7 @@ def invalidate_cache(params: InvalidateCache) -> dict[str, Any]:
     return outcome
 
 
-@task(**RETRYING, timeout_seconds=600)
+@retrying_task(retries=3, timeout_seconds=600)
 def submit_reminders(days_before: float, limit: int) -> list[dict[str, Any]]:
     return billing.send_reminders(billing.job_client(), days_before, limit, datetime.now(UTC))
 
@@ -85,7 +76,7 @@ def send_reminders(params: SendReminders) -> int:
     return sum(1 for entry in submitted if entry["job"])
 
 
-@task(**RETRYING, timeout_seconds=600)
+@retrying_task(retries=3, timeout_seconds=600)
 def submit_renewals(limit: int) -> list[dict[str, Any]]:
     client, settings = billing.job_client(), get_settings()
     return billing.renew(client, settings, limit, datetime.now(UTC))
@@ -108,7 +99,7 @@ async def _prune() -> retention.Pruned:
         return await retention.prune(client, retention.Policy.from_settings(get_settings()))
 
 
-@task(**RETRYING, timeout_seconds=3000)
+@retrying_task(retries=3, timeout_seconds=3000)
 def prune_runs() -> dict[str, int]:
     pruned = _sync(_prune())
     return {"completed": pruned.completed, "failed": pruned.failed}

@@ -2,74 +2,38 @@
 
 from __future__ import annotations
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 
 from jobs.images import pdf, process, thumbnails, video
 from jobs.images.params import ImagesToPdf, MakeThumbnails, ProcessImage, TranscodeVideo
-from jobs.policy import BACKOFF, JITTER, unless_permanent
+from jobs.policy import retrying_task
 from jobs.progress import Progress
 from jobs.settings import get_settings
 
 VIDEO_SECONDS = 3000  # longest transcode; the flow allows a little more
 
 
-@task(
-    retries=1,
-    retry_delay_seconds=BACKOFF,
-    retry_jitter_factor=JITTER,
-    retry_condition_fn=unless_permanent,
-    cache_policy=NO_CACHE,
-    timeout_seconds=20,
-)
+@retrying_task(retries=1, timeout_seconds=20)
 def render_image(params: ProcessImage) -> str:
     return process.process_image(params, get_settings())
 
 
-@task(
-    retries=1,
-    retry_delay_seconds=BACKOFF,
-    retry_jitter_factor=JITTER,
-    retry_condition_fn=unless_permanent,
-    cache_policy=NO_CACHE,
-    timeout_seconds=20,
-)
+@retrying_task(retries=1, timeout_seconds=20)
 def render_thumbnails(params: MakeThumbnails) -> list[str]:
     return thumbnails.make_thumbnails(params, get_settings())
 
 
-@task(
-    retries=1,
-    retry_delay_seconds=BACKOFF,
-    retry_jitter_factor=JITTER,
-    retry_condition_fn=unless_permanent,
-    cache_policy=NO_CACHE,
-    timeout_seconds=240,
-)
+@retrying_task(retries=1, timeout_seconds=240)
 def render_pdf(params: ImagesToPdf) -> str:
     return pdf.images_to_pdf(params, get_settings())
 
 
-@task(
-    retries=1,
-    retry_delay_seconds=BACKOFF,
-    retry_jitter_factor=JITTER,
-    retry_condition_fn=unless_permanent,
-    cache_policy=NO_CACHE,
-    timeout_seconds=VIDEO_SECONDS,
-)
+@retrying_task(retries=1, timeout_seconds=VIDEO_SECONDS)
 def render_video(params: TranscodeVideo) -> str:
     return video.transcode(params, get_settings(), timeout=VIDEO_SECONDS - 10)
 
 
-@task(
-    retries=1,
-    retry_delay_seconds=BACKOFF,
-    retry_jitter_factor=JITTER,
-    retry_condition_fn=unless_permanent,
-    cache_policy=NO_CACHE,
-    timeout_seconds=120,
-)
+@retrying_task(retries=1, timeout_seconds=120)
 def render_poster(params: TranscodeVideo) -> str:
     return video.poster(params, get_settings(), timeout=110)
 

@@ -4,36 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 from prefect.runtime import flow_run
 
 from jobs.outbound import api, webhook
 from jobs.outbound.params import ApiCall, DeliverWebhook
-from jobs.policy import BACKOFF, JITTER, unless_permanent
+from jobs.policy import retrying_task
 from jobs.progress import Progress
 
 
-@task(
-    retries=5,
-    retry_delay_seconds=BACKOFF,
-    retry_jitter_factor=JITTER,
-    retry_condition_fn=unless_permanent,
-    cache_policy=NO_CACHE,
-    timeout_seconds=300,
-)
+@retrying_task(retries=5, timeout_seconds=300)
 def deliver(params: DeliverWebhook, job_id: str) -> str:
     return webhook.deliver(params, job_id)
 
 
-@task(
-    retries=5,
-    retry_delay_seconds=BACKOFF,
-    retry_jitter_factor=JITTER,
-    retry_condition_fn=unless_permanent,
-    cache_policy=NO_CACHE,
-    timeout_seconds=300,
-)
+@retrying_task(retries=5, timeout_seconds=300)
 def call(params: ApiCall, job_id: str) -> dict[str, Any]:
     return api.call(params, job_id)
 

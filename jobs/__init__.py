@@ -11,7 +11,7 @@ from jobs.client import Client
 from jobs.errors import InvalidJobParams, JobNotFound, JobsError, PermanentJobError, SubmitFailed
 from jobs.params import SendEmail, SendNewsletter
 from jobs.settings import Settings
-from jobs.status import Job, JobState, JobStatus, QueueStats
+from jobs.status import Job, JobState, JobStatus, QueueStats, RecurringJob
 
 __all__ = [
     "Client",
@@ -23,6 +23,7 @@ __all__ = [
     "JobsError",
     "PermanentJobError",
     "QueueStats",
+    "RecurringJob",
     "SendEmail",
     "SendNewsletter",
     "Settings",

@@ -43,7 +43,7 @@ def _sync(coro: Coroutine[Any, Any, T]) -> T:
 class Client:
     """Submits and manages jobs on the Prefect server named by the settings."""
 
-    def __init__(self, settings: Settings | None = None, *, concurrency: int = 16) -> None:
+    def __init__(self, settings: Settings | None = None, *, concurrency: int = 4) -> None:
         self.settings = settings or get_settings()
         self.concurrency = concurrency
 

@@ -3,8 +3,11 @@ permanent errors."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
+from prefect import Task, task
+from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
 from jobs.errors import PermanentJobError
@@ -16,3 +19,22 @@ JITTER = 0.5  # each delay varies by up to half of itself
 def unless_permanent(_task: Any, _task_run: Any, state: Any) -> bool:
     """Retry condition: retry any failure except a PermanentJobError."""
     return not isinstance(getattr(state, "data", None), PermanentJobError)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def retrying_task(
+    *, retries: int, timeout_seconds: float
+) -> Callable[[Callable[P, R]], Task[P, R]]:
+    """``@task`` with the jobs' retry policy: ``retries`` with backoff and jitter, none for
+    permanent errors, a time limit per attempt, and no result caching (tasks have effects)."""
+    return task(
+        retries=retries,
+        retry_delay_seconds=BACKOFF,
+        retry_jitter_factor=JITTER,
+        retry_condition_fn=unless_permanent,
+        cache_policy=NO_CACHE,
+        timeout_seconds=timeout_seconds,
+    )
