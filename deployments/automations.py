@@ -178,7 +178,7 @@ async def apply(client: PrefectClient, settings: Settings) -> list[str]:
     """Make the server's ``jobs: ...`` automations the declared ones; their names."""
     wanted = await declared(client, settings)
     if not wanted:
-        log.info("alerts not set up yet: the email job is not deployed (deploy, then setup)")
+        log.info("alert automations wait for the email job to be deployed; setup applies them then")
         return []
     for automation in wanted:
         await upsert(client, automation)
