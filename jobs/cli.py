@@ -8,6 +8,7 @@ import logging
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from contextlib import suppress
@@ -19,6 +20,7 @@ from jobs import samples, services
 from jobs.client import Client
 from jobs.data.seed import seed
 from jobs.db.migrate import migrate
+from jobs.devhooks import DevReceiver
 from jobs.devsmtp import dev_server
 from jobs.settings import Settings, get_settings
 
@@ -62,14 +64,18 @@ def up(settings: Settings) -> None:
     started = time.monotonic()
     migrate()
     seed()
-    processes: list[subprocess.Popen[bytes]] = [services.start_dev_smtp(settings)]
+    receiver = f"{settings.server_host}:{settings.dev_webhook_port}"
+    settings = settings.model_copy(  # outbound jobs may reach the development receiver only
+        update={"http_allow_hosts": [*settings.http_allow_hosts, receiver]}
+    )
+    processes = [services.start_dev_smtp(settings), services.start_dev_receiver(settings)]
     try:
         _bring_up(settings, processes, started)
         _until_interrupted()
     except KeyboardInterrupt:
         pass
     finally:
-        print("Stopping worker, server and SMTP server ...", flush=True)
+        print("Stopping worker, server, SMTP server and HTTP receiver ...", flush=True)
         services.stop(list(reversed(processes)))
         print("Stopped.", flush=True)
 
@@ -88,6 +94,9 @@ def _bring_up(settings: Settings, processes: list[subprocess.Popen[bytes]], star
         status = client.wait(job, timeout=300)
         print(f"Sample {name} job {job.id}: {status.state.value} ({status.ui_url})", flush=True)
     print(f"Mail received by the development SMTP server: {settings.maildir.resolve()}/new/")
+    print(
+        f"Requests received by the development HTTP receiver: {settings.home.resolve()}/webhooks/"
+    )
     print(f"Logs: {settings.home.resolve() / 'logs'}.  Press Ctrl-C to stop.", flush=True)
 
 
@@ -121,9 +130,25 @@ def worker(settings: Settings, name: str = "warm-worker", limit: int | None = No
     asyncio.run(serve(settings.api_url, settings.work_pool, **options))
 
 
+def webhooks(settings: Settings) -> None:
+    """Run the development HTTP receiver until stopped."""
+    folder = settings.home.resolve() / "webhooks"
+    server = DevReceiver(folder, settings.server_host, settings.dev_webhook_port)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    logging.getLogger("jobs.devhooks").info(
+        "development HTTP receiver on %s:%s, requests kept in %s",
+        settings.server_host,
+        settings.dev_webhook_port,
+        folder,
+    )
+    _until_interrupted()
+    server.shutdown()
+
+
 COMMANDS: dict[str, Callable[..., None]] = {
     "up": up,
     "smtp": smtp,
+    "webhooks": webhooks,
     "setup": setup,
     "migrate": lambda settings, **_: migrate(),
     "worker": worker,

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
+
+from sqlalchemy import select
+
 from jobs.client import Client
 from jobs.data.params import CancelStaleOrders, DailyRollups, ExportTable, WeeklyReport
+from jobs.db.engine import session
+from jobs.db.models import WebhookEndpoint
 from jobs.images import samples as media_samples
 from jobs.maintenance.params import (
     CleanupDatabase,
@@ -12,10 +18,12 @@ from jobs.maintenance.params import (
     RenewSubscriptions,
     SendReminders,
 )
-from jobs.params import Recipient, SendEmail, SendNewsletter
+from jobs.outbound.params import ApiCall, DeliverWebhook
+from jobs.params import JobParams, Recipient, SendEmail, SendNewsletter
+from jobs.settings import Settings
 from jobs.status import Job
 
-SAMPLES = {
+SAMPLES: dict[str, JobParams] = {
     "email": SendEmail(
         to=["ada@example.com"],
         subject="Welcome to Jobs",
@@ -49,8 +57,28 @@ SAMPLES = {
 
 
 def prepare(client: Client) -> None:
-    """Create the input files the samples need (media samples read files in the storage root)."""
+    """Create what the samples need: media input files, the development webhook endpoint."""
     media_samples.prepare(client.settings.storage_dir)
+    SAMPLES.update(_outbound_samples(client.settings))
+
+
+def _outbound_samples(settings: Settings) -> dict[str, JobParams]:
+    """A webhook and an API call to the development HTTP receiver that `make up` starts."""
+    base = f"http://{settings.server_host}:{settings.dev_webhook_port}"
+    url = f"{base}/hooks/sample"
+    with session() as db, db.begin():
+        endpoint = db.scalar(select(WebhookEndpoint).where(WebhookEndpoint.url == url))
+        if endpoint is None:
+            endpoint = WebhookEndpoint(url=url, secret=secrets.token_hex(16))
+            db.add(endpoint)
+            db.flush()
+        endpoint_id = endpoint.id
+    return {
+        "webhook": DeliverWebhook(
+            event="order.paid", payload={"order_id": 1}, endpoint_id=endpoint_id
+        ),
+        "api_call": ApiCall(method="POST", url=f"{base}/api/sync", json_body={"sync": "users"}),
+    }
 
 
 def submit_all(client: Client) -> dict[str, Job]:

@@ -150,6 +150,11 @@ def start_warm_worker(
     return _spawn([*args, "--limit", str(limit or settings.worker_limit)], settings, name)
 
 
+def start_dev_receiver(settings: Settings) -> subprocess.Popen[bytes]:
+    """The development HTTP receiver, keeping requests under JOBS_HOME/webhooks."""
+    return _spawn([sys.executable, "-m", "jobs", "webhooks"], settings, "webhooks")
+
+
 def start_dev_smtp(settings: Settings) -> subprocess.Popen[bytes]:
     """The development SMTP server, keeping mail in the Maildir under JOBS_HOME."""
     return _spawn([sys.executable, "-m", "jobs", "smtp"], settings, "smtp")

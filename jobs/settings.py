@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     )
     smtp_timeout_seconds: float = Field(15.0, description="SMTP connect and command timeout.")
     mail_from: str = Field("Jobs <jobs@localhost>", description="Default sender address.")
+    dev_webhook_port: int = Field(
+        8026, description="Port of the development HTTP receiver `make up` starts."
+    )
     dev_smtp_port: int = Field(8025, description="Port of the development SMTP server.")
     max_params_bytes: int = Field(
         1_000_000, description="Largest accepted job parameters, JSON-encoded, in bytes."
