@@ -129,9 +129,8 @@ def test_status_of_reports_only_keys_with_rows() -> None:
     assert all(isinstance(status, EffectStatus) for status in found.values())
 
 
-def test_concurrent_claims_of_a_new_key_give_exactly_one_go() -> None:
-    key = new_key()
-    threads = 8
+def claim_concurrently(key: str, threads: int) -> list[Claim]:
+    """``threads`` claims of ``key``, released at the same instant."""
     start = threading.Barrier(threads)
 
     def claim(n: int) -> Claim:
@@ -139,7 +138,13 @@ def test_concurrent_claims_of_a_new_key_give_exactly_one_go() -> None:
         return ledger.claim(key, "email", f"job-{n}")
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        results = list(pool.map(claim, range(threads)))
+        return list(pool.map(claim, range(threads)))
+
+
+def test_concurrent_claims_of_a_new_key_give_exactly_one_go() -> None:
+    key = new_key()
+    threads = 8
+    results = claim_concurrently(key, threads)
 
     assert results.count(Claim.GO) == 1, results
     assert results.count(Claim.UNKNOWN) == threads - 1, results
@@ -151,14 +156,7 @@ def test_concurrent_claims_of_a_failed_key_give_exactly_one_go() -> None:
     ledger.claim(key, "email")
     ledger.settle(key, EffectStatus.FAILED)
     threads = 8
-    start = threading.Barrier(threads)
-
-    def claim(n: int) -> Claim:
-        start.wait()
-        return ledger.claim(key, "email", f"job-{n}")
-
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        results = list(pool.map(claim, range(threads)))
+    results = claim_concurrently(key, threads)
 
     assert results.count(Claim.GO) == 1, results
     assert results.count(Claim.UNKNOWN) == threads - 1, results

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +13,6 @@ from prefect.client.orchestration import get_client
 from sqlalchemy import Engine, insert, select, update
 
 from jobs.client import Client, _sync
-from jobs.db.engine import get_engine
-from jobs.db.migrate import migrate
 from jobs.db.models import Subscription, User
 from jobs.maintenance.billing import add_months, as_utc, renew, send_reminders
 from jobs.settings import Settings
@@ -30,15 +27,6 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 def client(prefect_server: Stack) -> Client:
     prefect_server.deploy()
     return Client(prefect_server.settings)
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    url = f"sqlite:///{tmp_path / 'app.db'}"
-    migrate(url)
-    engine = get_engine(url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -3,29 +3,15 @@ session's app database keeps other tests' rows)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine, func, insert, select
 
-from jobs.db.engine import get_engine
-from jobs.db.migrate import migrate
 from jobs.db.models import EffectStatus, HttpAttempt, LoginSession, SideEffect, User
 from jobs.maintenance.database import cleanup
 from jobs.settings import Settings
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    url = f"sqlite:///{tmp_path / 'app.db'}"
-    migrate(url)
-    engine = get_engine(url)
-    yield engine
-    engine.dispose()
 
 
 def fill(engine: Engine) -> None:

@@ -1,0 +1,22 @@
+"""Integration-tier fixtures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from jobs.db.engine import get_engine
+from jobs.db.migrate import migrate
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    """A fresh, migrated SQLite application database of the test's own."""
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    migrate(url)
+    engine = get_engine(url)
+    yield engine
+    engine.dispose()
