@@ -193,11 +193,17 @@ class Client:
     async def wait_async(
         self, job: Job | UUID | str, timeout: float = 300, poll: float = 0.5
     ) -> JobStatus:
-        """Wait until the job is completed, failed or cancelled; TimeoutError after ``timeout``."""
-        async with asyncio.timeout(timeout):
-            while not (status := await self.status_async(job)).state.is_final:
-                await asyncio.sleep(poll)
-        return status
+        """Wait until the job is completed, failed or cancelled; TimeoutError after ``timeout``.
+
+        Polls the run's state over one connection; the full status is read once, at the end.
+        """
+        async with self._prefect("wait for a job") as client:
+            async with asyncio.timeout(timeout):
+                run = await self._read(client, job)
+                while not _runs.job_state(run).is_final:
+                    await asyncio.sleep(poll)
+                    run = await self._read(client, job)
+            return await _runs.status_of(client, run, _job_type_of(run), self.settings.ui_url)
 
     def wait(self, job: Job | UUID | str, timeout: float = 300, poll: float = 0.5) -> JobStatus:
         """Sync form of :meth:`wait_async`."""
