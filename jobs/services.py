@@ -67,7 +67,13 @@ def prefect_env(settings: Settings) -> dict[str, str]:
         # job runs are pruned by the retention job (jobs/maintenance/retention.py); the server
         # vacuums old events, and the logs and artifacts those deletions leave behind
         "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events,orphans",
+        "PREFECT_SERVER_SERVICES_LATE_RUNS_AFTER_SECONDS": str(settings.late_after_seconds),
     }
+    # Every Prefect client (two per flow run) would ask the server for its version and a CSRF
+    # token on start: the version is ours (one pinned Prefect), CSRF is off unless enabled.
+    env.setdefault("PREFECT_CLIENT_SERVER_VERSION_CHECK_ENABLED", "false")
+    if env.get("PREFECT_SERVER_API_CSRF_PROTECTION_ENABLED", "").lower() not in {"1", "true"}:
+        env.setdefault("PREFECT_CLIENT_CSRF_SUPPORT_ENABLED", "false")
     if settings.api_url.startswith("http://"):
         env["PREFECT_API_SSL_CERT_FILE"] = str(_one_ca_file(home))
     if settings.prefect_database_url:
@@ -96,8 +102,13 @@ def prefect_cli(*args: str) -> list[str]:
 
 
 def start_server(settings: Settings) -> subprocess.Popen[bytes]:
-    """The Prefect server (API, UI and services) on the configured address."""
-    args = prefect_cli("server", "start", "--host", settings.server_host)
+    """The Prefect server (API, UI and services) on the configured address.
+
+    Started through :mod:`jobs.prefect_server`: Prefect's server with flow-run creation taking
+    SQLite's write lock up front.
+    """
+    args = [sys.executable, "-m", "jobs.prefect_server", "server", "start"]
+    args += ["--host", settings.server_host]
     args += ["--port", str(settings.server_port)]
     return _spawn(args, settings, "server")
 

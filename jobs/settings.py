@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     worker_time_limit_seconds: float = Field(
         3600, gt=0, description="Time limit of jobs whose flow sets none; then they are killed."
     )
+    late_after_seconds: float = Field(
+        120,
+        gt=0,
+        description="A due job no worker has taken for this long is marked Late (Prefect's "
+        "late-runs service; each mark is a state change, so a short value slows long backlogs).",
+    )
     smtp_host: str = Field("127.0.0.1", description="SMTP server host.")
     smtp_port: int = Field(8025, description="SMTP server port.")
     smtp_tls: SmtpTls = Field(SmtpTls.NONE, description="none, starttls or ssl.")
