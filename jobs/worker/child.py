@@ -29,6 +29,7 @@ import flows.maintenance
 import flows.media
 import flows.outbound
 import flows.ping  # noqa: F401
+from jobs.worker import heartbeats
 
 PRELOADED = (prefect.deployments.steps.core, prefect.deployments.steps.pull, prefect.task_engine)
 
@@ -58,6 +59,7 @@ def execute(flow_run_id: str, entrypoint: str | None = None) -> None:
     os.environ["PREFECT__FLOW_RUN_ID"] = flow_run_id
     run_id = UUID(flow_run_id)
     configure_from_env()
+    heartbeats.install()
     with handle_engine_signals(run_id):
         flow_run = load_flow_run(flow_run_id=run_id)
         run_logger = flow_run_logger(flow_run=flow_run)

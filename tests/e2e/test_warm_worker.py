@@ -19,6 +19,7 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
+from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
 
 from jobs.client import Client, _sync
 from jobs.status import JobState
@@ -91,6 +92,24 @@ def test_runs_look_complete_in_the_api(client: Client, smtp: Recorder) -> None:
     assert [t.name.split("-")[0] for t in tasks] == ["deliver"]
     assert tasks[0].state is not None and tasks[0].state.is_completed()
     assert any(a.type == "progress" and a.data == 100 for a in artifacts)
+
+
+def test_runs_send_flow_run_heartbeats(client: Client) -> None:
+    job = client.submit("ping", {"note": "heartbeat"})
+    assert client.wait(job, timeout=60).state is JobState.COMPLETED
+    heartbeats = EventFilter(
+        event=EventNameFilter(name=["prefect.flow-run.heartbeat"]),
+        resource=EventResourceFilter(id=[f"prefect.flow-run.{job.id}"]),
+    )
+
+    async def beats() -> int:
+        async with get_client() as prefect:
+            return len((await prefect.read_events(filter=heartbeats, limit=10)).events)
+
+    deadline = time.monotonic() + 30  # the server persists events in batches
+    while _sync(beats()) == 0:
+        assert time.monotonic() < deadline, "no heartbeat event for the run"
+        time.sleep(0.5)
 
 
 @pytest.mark.parametrize(
