@@ -6,8 +6,10 @@ import asyncio
 import os
 import statistics
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from prefect.client.orchestration import PrefectClient
@@ -18,7 +20,7 @@ from prefect.client.schemas.filters import (
     FlowRunFilterState,
     FlowRunFilterStateType,
 )
-from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.objects import State, StateType
 from prefect.states import Completed, Pending, Running
 
 FINAL = [StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED]
@@ -82,40 +84,60 @@ async def count_final(client: PrefectClient, deployment_id: UUID) -> int:
     )
 
 
-async def burst(
-    client: PrefectClient, deployment_id: UUID, count: int, timeout: float = 1800
-) -> float:
-    """Submit ``count`` jobs at once; jobs per second from the first submit to the last finish."""
+Create = Callable[[int], Awaitable[list[UUID]]]
+"""Creates that many runs of the benchmark's deployment; their ids."""
+
+
+def one_by_one(client: PrefectClient, deployment_id: UUID, concurrency: int = 4) -> Create:
+    """Creates runs with one API call each, ``concurrency`` calls in flight."""
+
+    async def create(count: int) -> list[UUID]:
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one() -> UUID:
+            async with gate:
+                run = await client.create_flow_run_from_deployment(
+                    deployment_id, parameters={"params": {}}
+                )
+                return run.id
+
+        return list(await asyncio.gather(*(one() for _ in range(count))))
+
+    return create
+
+
+async def burst(client: PrefectClient, deployment_id: UUID, count: int, create: Create) -> float:
+    """Create ``count`` jobs at once; jobs per second from the first create to the last finish."""
     before = await count_final(client, deployment_id)
     started = time.monotonic()
-    gate = asyncio.Semaphore(4)
-
-    async def one() -> None:
-        async with gate:
-            await client.create_flow_run_from_deployment(deployment_id, parameters={"params": {}})
-
-    await asyncio.gather(*(one() for _ in range(count)))
+    await create(count)
     while await count_final(client, deployment_id) - before < count:
-        if time.monotonic() - started > timeout:
-            raise TimeoutError(f"burst of {count} not finished after {timeout} s")
+        if time.monotonic() - started > 1800:
+            raise TimeoutError(f"burst of {count} not finished after 1800 s")
         await asyncio.sleep(0.2)
     return count / (time.monotonic() - started)
 
 
-async def ceiling(client: PrefectClient, deployment_id: UUID, count: int, clients: int) -> float:
-    """Flow runs per second driven create -> Pending -> Running -> Completed, nothing executed."""
+async def ceiling(
+    client: PrefectClient, create: Create, count: int, clients: int, up_front: bool = False
+) -> float:
+    """Flow runs per second created, then driven Pending -> Running -> Completed by ``clients``
+    concurrent clients calling the API, nothing executed. Each client creates its next run, or
+    with ``up_front`` all runs are created first, in one call of ``create``."""
     remaining = list(range(count))
+    created: list[UUID] = []
 
     async def drive() -> None:
         while remaining:
             remaining.pop()
-            run = await client.create_flow_run_from_deployment(
-                deployment_id, parameters={"params": {}}
-            )
-            for state in (Pending(), Running(), Completed()):
-                await client.set_flow_run_state(run.id, state)
+            run_id = created.pop() if up_front else (await create(1))[0]
+            states: list[State[Any]] = [Pending(), Running(), Completed()]
+            for state in states:
+                await client.set_flow_run_state(run_id, state)
 
     started = time.monotonic()
+    if up_front:
+        created.extend(await create(count))
     await asyncio.gather(*(drive() for _ in range(clients)))
     return count / (time.monotonic() - started)
 

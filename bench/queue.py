@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from prefect.client.orchestration import PrefectClient
 
@@ -78,12 +79,16 @@ class Bench:
         services.stop(self.processes)
 
     def scenario(
-        self, start: Callable[[], subprocess.Popen[bytes]], runs: int, burst: int
+        self,
+        start: Callable[[], subprocess.Popen[bytes]],
+        runs: int,
+        burst: int,
+        one_by_one: bool = False,
     ) -> Result:
         worker = start()
         self.processes.append(worker)
         try:
-            result = asyncio.run(self._measure(runs, burst))
+            result = asyncio.run(self._measure(runs, burst, one_by_one))
             result["idle_server_cpu_pct"] = measure.idle_cpu_percent(
                 self.server.pid, self.args.idle_seconds
             )
@@ -92,21 +97,41 @@ class Bench:
             self.processes.remove(worker)
         return result
 
-    async def _measure(self, runs: int, burst: int) -> Result:
+    def bulk(self) -> measure.Create:
+        """Creates runs the way applications do: ``jobs.Client.submit_many`` (bulk requests)."""
+        jobs_client = Client(self.settings)
+
+        async def create(count: int) -> list[UUID]:
+            return [job.id for job in await jobs_client.submit_many_async("ping", [{}] * count)]
+
+        return create
+
+    async def _measure(self, runs: int, burst: int, one_by_one: bool) -> Result:
         async with PrefectClient(self.settings.api_url) as client:
             deployment = await client.read_deployment_by_name("ping/ping")
             await measure.sequential(client, deployment.id, 2)  # warm-up, not counted
-            latencies = await measure.sequential(client, deployment.id, runs)
-            rate = await measure.burst(client, deployment.id, burst)
-        return {**latencies.summary(), "throughput_jobs_s": rate, "jobs": burst}
+            result: Result = {**(await measure.sequential(client, deployment.id, runs)).summary()}
+            result["throughput_jobs_s"] = await measure.burst(
+                client, deployment.id, burst, self.bulk()
+            )
+            if one_by_one:
+                singly = measure.one_by_one(client, deployment.id)
+                result["one_by_one_jobs_s"] = await measure.burst(
+                    client, deployment.id, burst, singly
+                )
+        return result
 
-    def ceiling(self) -> float:
-        async def run() -> float:
+    def ceilings(self) -> tuple[float, float]:
+        """The ceiling with runs created one by one by the clients, and created in bulk first."""
+
+        async def run() -> tuple[float, float]:
             async with PrefectClient(self.settings.api_url) as client:
                 deployment = await client.read_deployment_by_name("ping/ping")
-                return await measure.ceiling(
-                    client, deployment.id, self.args.burst, self.args.slots
-                )
+                count, clients = self.args.burst, self.args.slots
+                singly = measure.one_by_one(client, deployment.id, concurrency=clients)
+                one = await measure.ceiling(client, singly, count, clients)
+                bulk = await measure.ceiling(client, self.bulk(), count, clients, up_front=True)
+                return one, bulk
 
         return asyncio.run(run())
 
@@ -114,7 +139,7 @@ class Bench:
         client = Client(self.settings)
         started = time.monotonic()
         client.submit_many("ping", [{}] * self.args.submits, delay=30 * 86400)
-        return self.args.submits / (time.monotonic() - started)
+        return float(self.args.submits / (time.monotonic() - started))
 
     def stock(self, query_seconds: int) -> Callable[[], subprocess.Popen[bytes]]:
         return lambda: services.start_worker(
@@ -131,8 +156,8 @@ class Bench:
 def run(args: argparse.Namespace) -> Result:
     results: Result = {}
     with Bench(args) as bench:
-        results["warm"] = bench.scenario(bench.warm, args.sequential, args.burst)
-        results["ceiling_jobs_s"] = bench.ceiling()
+        results["warm"] = bench.scenario(bench.warm, args.sequential, args.burst, one_by_one=True)
+        results["ceiling_jobs_s"], results["ceiling_bulk_jobs_s"] = bench.ceilings()
         if not args.skip_stock:
             stock = (args.stock_sequential, args.stock_burst)
             results["stock_10s"] = bench.scenario(bench.stock(10), *stock)
@@ -142,12 +167,17 @@ def run(args: argparse.Namespace) -> Result:
     return results
 
 
+def ratio(a: float, b: float, digits: int = 3) -> float:
+    return round(a / b, digits)
+
+
 def report(results: Result, args: argparse.Namespace) -> None:
     rows = [("warm worker", results["warm"])]
     rows += [
         (f"stock, {k[6:]} poll", results[k]) for k in ("stock_10s", "stock_1s") if k in results
     ]
     print(f"\nQueue benchmark ({results['backend']}, {args.slots} slots, no-op job)")
+    print("burst jobs submitted with jobs.Client.submit_many (bulk requests)")
     print(
         f"{'':18}{'pickup p50':>11}{'p99':>8}{'e2e p50':>9}{'p99':>8}{'jobs/s':>9}{'idle cpu':>10}"
     )
@@ -156,28 +186,35 @@ def report(results: Result, args: argparse.Namespace) -> None:
             f"{name:18}{r['pickup_p50_s']:>10.2f}s{r['pickup_p99_s']:>7.2f}s{r['e2e_p50_s']:>8.2f}s"
             f"{r['e2e_p99_s']:>7.2f}s{r['throughput_jobs_s']:>9.2f}{r['idle_server_cpu_pct']:>9.1f}%"
         )
-    print(f"{'ceiling (API only)':18}{'':44}{results['ceiling_jobs_s']:>9.2f}")
-    print(f"bulk submission: {results['submit_per_s']:.0f} jobs/s ({args.submits} jobs)")
     warm = results["warm"]
+    gap = " " * 44
+    print(f"{'warm, 1-by-1 sub.':18}{gap}{warm['one_by_one_jobs_s']:>9.2f}  (4 creates in flight)")
+    print(f"{'ceiling, 1-by-1':18}{gap}{results['ceiling_jobs_s']:>9.2f}  (each client creates)")
+    print(f"{'ceiling, bulk':18}{gap}{results['ceiling_bulk_jobs_s']:>9.2f}  (created up front)")
+    print(f"bulk submission: {results['submit_per_s']:.0f} jobs/s ({args.submits} jobs)")
     line = {
         "pickup_p50_s": round(warm["pickup_p50_s"], 3),
         "pickup_p99_s": round(warm["pickup_p99_s"], 3),
         "throughput_jobs_s": round(warm["throughput_jobs_s"], 3),
         "ceiling_jobs_s": round(results["ceiling_jobs_s"], 3),
-        "ratio_to_ceiling": round(warm["throughput_jobs_s"] / results["ceiling_jobs_s"], 3),
-        "ratio_to_stock": round(
-            warm["throughput_jobs_s"] / results["stock_10s"]["throughput_jobs_s"], 1
+        "ratio_to_ceiling": ratio(warm["throughput_jobs_s"], results["ceiling_jobs_s"]),
+        "ratio_to_stock": ratio(
+            warm["throughput_jobs_s"], results["stock_10s"]["throughput_jobs_s"], 1
         )
         if "stock_10s" in results
         else None,
-        "ratio_to_stock_1s_poll": round(
-            warm["throughput_jobs_s"] / results["stock_1s"]["throughput_jobs_s"], 1
+        "ratio_to_stock_1s_poll": ratio(
+            warm["throughput_jobs_s"], results["stock_1s"]["throughput_jobs_s"], 1
         )
         if "stock_1s" in results
         else None,
         "submit_per_s": round(results["submit_per_s"], 1),
         "idle_server_cpu_pct": round(warm["idle_server_cpu_pct"], 2),
         "backend": results["backend"],
+        "ceiling_bulk_jobs_s": round(results["ceiling_bulk_jobs_s"], 3),
+        "ratio_to_ceiling_bulk": ratio(warm["throughput_jobs_s"], results["ceiling_bulk_jobs_s"]),
+        "one_by_one_jobs_s": round(warm["one_by_one_jobs_s"], 3),
+        "one_by_one_ratio_to_ceiling": ratio(warm["one_by_one_jobs_s"], results["ceiling_jobs_s"]),
     }
     print(json.dumps(line))
 

@@ -15,9 +15,9 @@ from prefect.states import Scheduled, to_state_create
 
 from jobs.errors import SubmitFailed
 
-BULK_LIMIT = 100
-"""The most flow runs Prefect's bulk create endpoint accepts in one request."""
-_ATTEMPTS = 6
+BULK_LIMIT = 50
+"""Flow runs per bulk request (Prefect accepts up to 100); each holds SQLite's write lock."""
+_ATTEMPTS = 4
 _BACKOFF = 0.1
 
 
@@ -65,18 +65,21 @@ def _keyed(create: DeploymentFlowRunCreate) -> DeploymentFlowRunCreate:
 async def _create_chunk(
     client: PrefectClient, deployment_id: UUID, creates: Sequence[DeploymentFlowRunCreate]
 ) -> list[dict[str, Any]]:
-    """One bulk request, resent whole while any run in it failed.
+    """One bulk request, resent whole while any run in it failed; then one by one.
 
-    On SQLite a write that loses a race ("database is locked") fails the request's transaction,
-    which can undo runs the response reports as created. Every run carries an idempotency key,
-    so resending the chunk creates only what is missing and returns every run's id.
+    On SQLite a bulk request whose first write loses a race with another writer ("database is
+    locked") fails as a whole, and a failure later in the request can undo runs the response
+    reports as created. Every run carries an idempotency key, so resending creates only what
+    is missing and returns every run's id. Under sustained write load the bulk request can keep
+    losing; the runs still missing then go one request each, which Prefect's client retries.
     """
     for attempt in range(_ATTEMPTS):
         results = await _create_bulk(client, deployment_id, creates)
         if all(result["status"] == "CREATED" for result in results):
-            break
+            return results
         await asyncio.sleep(_BACKOFF * 2**attempt * (1 + random.random()))
-    return results
+    ids = [await _create_one(client, deployment_id, create) for create in creates]
+    return [{"status": "CREATED", "flow_run_id": str(run_id)} for run_id in ids]
 
 
 async def _create_one(
