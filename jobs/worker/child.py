@@ -7,6 +7,8 @@ because the forkserver that imports it forks every flow run from itself. ``execu
 
 from __future__ import annotations
 
+import ctypes
+import multiprocessing.forkserver
 import os
 import signal
 import sys
@@ -48,6 +50,27 @@ def _preloaded_flows() -> dict[str, Flow[..., Any]]:
 FLOWS = _preloaded_flows()
 
 
+def _die_with_the_worker() -> None:
+    """Be killed when this process's parent, the forkserver, dies (Linux).
+
+    The forkserver exits when the worker does, once no process holds its "alive" pipe: each
+    forked process inherits one end of it, which is closed here. A worker killed outright
+    leaves nobody to enforce its runs' time limits, and an orphaned run can hang for good
+    (Prefect's engine waits without a timeout for its suspension observer if the server goes
+    away). Killed, the run stops sending heartbeats, so it is seen as a zombie and can be re-run.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    server: Any = multiprocessing.forkserver._forkserver
+    if server._forkserver_alive_fd is not None:  # inherited: it would keep the forkserver alive
+        os.close(server._forkserver_alive_fd)
+        server._forkserver_alive_fd = None
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
 def execute(flow_run_id: str, entrypoint: str | None = None) -> None:
     """Run one flow run through Prefect's engine, in this (freshly forked) process.
 
@@ -55,6 +78,7 @@ def execute(flow_run_id: str, entrypoint: str | None = None) -> None:
     loads it as its own engine would (deployment pull steps, then the entrypoint).
     """
     os.setsid()  # own process group: a hard kill takes any children of the job with it
+    _die_with_the_worker()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the forkserver ignores it; runs must not
     os.environ["PREFECT__FLOW_RUN_ID"] = flow_run_id
     run_id = UUID(flow_run_id)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -20,6 +22,7 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+from prefect.states import Crashed
 
 from jobs.client import Client, _sync
 from jobs.status import JobState
@@ -175,6 +178,44 @@ def test_second_sigterm_stops_at_once_and_marks_crashed(one_slot_worker: Stack) 
 
     run = read(run_id)
     assert run.state is not None and run.state.is_crashed()
+
+
+def holders(path: Path) -> set[int]:
+    """The processes that have ``path`` open (Linux /proc)."""
+    found = set()
+    for fds in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            if any(os.readlink(fd) == str(path) for fd in fds.iterdir()):
+                found.add(int(fds.parent.name))
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_runs_die_with_a_worker_killed_outright(one_slot_worker: Stack) -> None:
+    run_id = submit("test-nap/nap", seconds=300)
+    wait_running(run_id)
+    worker = one_slot_worker.worker
+    assert worker is not None
+    log = (Path(one_slot_worker.settings.home) / "logs" / "warm-worker.log").resolve()
+    assert len(holders(log) - {worker.pid}) >= 2  # the forkserver and the run
+
+    worker.kill()
+    worker.wait(timeout=30)
+    one_slot_worker.processes.remove(worker)
+    one_slot_worker.worker = None
+
+    deadline = time.monotonic() + 30
+    while left := holders(log):
+        assert time.monotonic() < deadline, f"processes left behind: {sorted(left)}"
+        time.sleep(0.2)
+
+    async def tidy() -> None:  # nobody will finish it: its heartbeats stopped
+        async with get_client() as prefect:
+            await prefect.set_flow_run_state(run_id, Crashed(message="worker killed"), force=True)
+
+    _sync(tidy())
 
 
 def test_queue_concurrency_limit_holds_under_a_burst(stack: Stack) -> None:
