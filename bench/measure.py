@@ -106,14 +106,16 @@ def one_by_one(client: PrefectClient, deployment_id: UUID, concurrency: int = 4)
     return create
 
 
-async def burst(client: PrefectClient, deployment_id: UUID, count: int, create: Create) -> float:
+async def burst(
+    client: PrefectClient, deployment_id: UUID, count: int, create: Create, timeout: float = 1800
+) -> float:
     """Create ``count`` jobs at once; jobs per second from the first create to the last finish."""
     before = await count_final(client, deployment_id)
     started = time.monotonic()
     await create(count)
     while await count_final(client, deployment_id) - before < count:
-        if time.monotonic() - started > 1800:
-            raise TimeoutError(f"burst of {count} not finished after 1800 s")
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"burst of {count} not finished after {timeout} s")
         await asyncio.sleep(0.2)
     return count / (time.monotonic() - started)
 

@@ -13,8 +13,6 @@ from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.actions import DeploymentFlowRunCreate
 from prefect.states import Scheduled, to_state_create
 
-from jobs.errors import SubmitFailed
-
 BULK_LIMIT = 50
 """Flow runs per bulk request (Prefect accepts up to 100); each holds SQLite's write lock."""
 _ATTEMPTS = 4
@@ -47,12 +45,12 @@ async def create_runs(
     keyed = [_keyed(create) for create in creates]
     gate = asyncio.Semaphore(concurrency)
 
-    async def chunk(start: int) -> list[dict[str, Any]]:
+    async def chunk(start: int) -> list[UUID]:
         async with gate:
             return await _create_chunk(client, deployment_id, keyed[start : start + BULK_LIMIT])
 
     chunks = await asyncio.gather(*(chunk(i) for i in range(0, len(keyed), BULK_LIMIT)))
-    return _ids([result for results in chunks for result in results])
+    return [run_id for ids in chunks for run_id in ids]
 
 
 def _keyed(create: DeploymentFlowRunCreate) -> DeploymentFlowRunCreate:
@@ -64,7 +62,7 @@ def _keyed(create: DeploymentFlowRunCreate) -> DeploymentFlowRunCreate:
 
 async def _create_chunk(
     client: PrefectClient, deployment_id: UUID, creates: Sequence[DeploymentFlowRunCreate]
-) -> list[dict[str, Any]]:
+) -> list[UUID]:
     """One bulk request, resent whole while any run in it failed; then one by one.
 
     On SQLite a bulk request whose first write loses a race with another writer ("database is
@@ -76,10 +74,9 @@ async def _create_chunk(
     for attempt in range(_ATTEMPTS):
         results = await _create_bulk(client, deployment_id, creates)
         if all(result["status"] == "CREATED" for result in results):
-            return results
+            return [UUID(result["flow_run_id"]) for result in results]
         await asyncio.sleep(_BACKOFF * 2**attempt * (1 + random.random()))
-    ids = [await _create_one(client, deployment_id, create) for create in creates]
-    return [{"status": "CREATED", "flow_run_id": str(run_id)} for run_id in ids]
+    return [await _create_one(client, deployment_id, create) for create in creates]
 
 
 async def _create_one(
@@ -105,15 +102,3 @@ async def _create_bulk(
     )
     results: list[dict[str, Any]] = response.json()["results"]
     return results
-
-
-def _ids(results: list[dict[str, Any]]) -> list[UUID]:
-    failed = [(i, r.get("error")) for i, r in enumerate(results) if r["status"] != "CREATED"]
-    if failed:
-        shown = "; ".join(f"#{index}: {str(error)[:200]}" for index, error in failed[:3])
-        raise SubmitFailed(
-            f"{len(failed)} of {len(results)} jobs were not created ({shown}); the other "
-            f"{len(results) - len(failed)} were: submit again with the same idempotency keys "
-            "to add only the missing ones"
-        )
-    return [UUID(result["flow_run_id"]) for result in results]

@@ -43,9 +43,9 @@ def _sync(coro: Coroutine[Any, Any, T]) -> T:
 class Client:
     """Submits and manages jobs on the Prefect server named by the settings.
 
-    ``concurrency`` is how many bulk requests (of up to 100 jobs each) ``submit_many`` keeps in
-    flight. One suits the embedded SQLite server, where concurrent bulk transactions conflict
-    and are resent; two gain about a fifth on a PostgreSQL-backed server.
+    ``concurrency`` is how many bulk requests (of up to ``BULK_LIMIT`` jobs each) ``submit_many``
+    keeps in flight. One suits the embedded SQLite server, which runs them one at a time anyway;
+    two gain about a fifth on a PostgreSQL-backed server.
     """
 
     def __init__(self, settings: Settings | None = None, *, concurrency: int = 1) -> None:

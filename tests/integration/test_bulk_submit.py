@@ -92,7 +92,7 @@ def test_resending_a_bulk_request_creates_nothing_twice(client: Client) -> None:
             deployment = await prefect.read_deployment_by_name("ping/ping")
             first = await _submit._create_chunk(prefect, deployment.id, keyed)
             second = await _submit._create_chunk(prefect, deployment.id, keyed)
-            return _submit._ids(first), _submit._ids(second)
+            return first, second
 
     first, second = asyncio.run(twice())
 

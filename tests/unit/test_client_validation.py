@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from jobs import _submit, registry
+from jobs import registry
 from jobs.client import Client, _checked_keys, _start_time
 from jobs.errors import InvalidJobParams, SubmitFailed
 from jobs.params import JobParams, SendEmail
@@ -227,13 +227,3 @@ def test_valid_submit_to_an_unreachable_server_names_the_url(offline: Client) ->
 def test_valid_model_submit_to_an_unreachable_server_names_the_url(offline: Client) -> None:
     with pytest.raises(SubmitFailed, match=f"at {DEAD_URL}"):
         offline.submit(SendEmail.model_validate(email()))
-
-
-def test_runs_the_server_did_not_create_are_reported_by_index() -> None:
-    results = [
-        {"status": "CREATED", "flow_run_id": "6f2c1a64-5a55-4a3e-9d52-61e3d7b1b0a1"},
-        {"status": "FAILED", "error": "database is locked"},
-    ]
-
-    with pytest.raises(SubmitFailed, match=r"1 of 2 jobs were not created \(#1: database is"):
-        _submit._ids(results)
