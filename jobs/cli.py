@@ -1,4 +1,4 @@
-"""Command line: ``python -m jobs up | smtp | setup | migrate``."""
+"""Command line: ``python -m jobs up | worker | recovery | smtp | webhooks | setup | migrate``."""
 
 from __future__ import annotations
 
@@ -126,8 +126,17 @@ def worker(settings: Settings, name: str = "warm-worker", limit: int | None = No
         "drain_seconds": settings.worker_drain_seconds,
         "default_time_limit": settings.worker_time_limit_seconds,
         "name": name,
+        "heartbeat_seconds": settings.worker_heartbeat_seconds,
+        "zombie_after": settings.zombie_after_seconds,
     }
     asyncio.run(serve(settings.api_url, settings.work_pool, **options))
+
+
+def recovery(settings: Settings) -> None:
+    """Run the recovery service (zombie detection, re-runs of crashed jobs) until stopped."""
+    from jobs.worker.recovery import serve
+
+    asyncio.run(serve(settings))
 
 
 def webhooks(settings: Settings) -> None:
@@ -152,6 +161,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "setup": setup,
     "migrate": lambda settings, **_: migrate(),
     "worker": worker,
+    "recovery": recovery,
 }
 
 

@@ -161,6 +161,11 @@ def start_warm_worker(
     return _spawn([*args, "--limit", str(limit or settings.worker_limit)], settings, name)
 
 
+def start_recovery(settings: Settings) -> subprocess.Popen[bytes]:
+    """The recovery service: crashes runs whose worker is gone, re-runs crashed jobs."""
+    return _spawn([sys.executable, "-m", "jobs", "recovery"], settings, "recovery")
+
+
 def start_dev_receiver(settings: Settings) -> subprocess.Popen[bytes]:
     """The development HTTP receiver, keeping requests under JOBS_HOME/webhooks."""
     return _spawn([sys.executable, "-m", "jobs", "webhooks"], settings, "webhooks")

@@ -6,7 +6,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -48,6 +48,36 @@ class Settings(BaseSettings):
     )
     worker_time_limit_seconds: float = Field(
         3600, gt=0, description="Time limit of jobs whose flow sets none; then they are killed."
+    )
+    worker_heartbeat_seconds: float = Field(
+        10,
+        gt=0,
+        description="How often a worker reports each job it holds as alive (one heartbeat "
+        "event per job, all in one request).",
+    )
+    zombie_after_seconds: float = Field(
+        45,
+        gt=0,
+        description="A claimed or running job without a heartbeat for this long has lost its "
+        "worker: the recovery service marks it Crashed (a cancelled one Cancelled). At least "
+        "twice the heartbeat interval; over 30 s when Prefect's stock worker runs jobs too.",
+    )
+    recovery_interval_seconds: float = Field(
+        5, gt=0, description="How often the recovery service looks for lost and crashed jobs."
+    )
+    recovery_max_reruns: int = Field(
+        3,
+        ge=0,
+        description="Times a crashed job is re-run automatically; then it fails (TooManyCrashes).",
+    )
+    recovery_max_reruns_by_type: dict[str, int] = Field(
+        default_factory=dict,
+        description='The same limit by job type, e.g. {"video": 1}; other types: the default.',
+    )
+    recovery_backoff_seconds: float = Field(
+        5,
+        ge=0,
+        description="Wait before the first automatic re-run after a crash; doubles for each next.",
     )
     late_after_seconds: float = Field(
         120,
@@ -147,6 +177,19 @@ class Settings(BaseSettings):
     alert_stuck_grace_minutes: float = Field(
         15, gt=0, description="Alert when a job runs this long past its time limit."
     )
+
+    @model_validator(mode="after")
+    def _zombie_after_spans_heartbeats(self) -> Settings:
+        if self.zombie_after_seconds < 2 * self.worker_heartbeat_seconds:
+            raise ValueError(
+                "zombie_after_seconds must be at least twice worker_heartbeat_seconds "
+                f"({2 * self.worker_heartbeat_seconds:g}); got {self.zombie_after_seconds:g}"
+            )
+        return self
+
+    def max_reruns(self, job_type: str) -> int:
+        """How many times a crashed job of ``job_type`` is re-run automatically."""
+        return self.recovery_max_reruns_by_type.get(job_type, self.recovery_max_reruns)
 
     @property
     def api_url(self) -> str:

@@ -1,4 +1,9 @@
-"""The warm worker's loop: poll, claim, fork, supervise (crash, time limit, cancel), drain."""
+"""The warm worker's loop: poll, claim, fork, supervise (crash, time limit, cancel), drain.
+
+While it holds runs, the worker reports them alive (:mod:`jobs.worker.heartbeats`); a worker that
+cannot reach the server for nearly ``zombie_after`` seconds kills its runs itself, before the
+recovery service declares them lost and re-runs them elsewhere, so a job never runs twice at once.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ from prefect.client.schemas.filters import (
     WorkPoolFilter,
     WorkPoolFilterName,
 )
-from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.client.schemas.responses import DeploymentResponse
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.exceptions import Abort, ObjectNotFound
@@ -30,7 +35,7 @@ from prefect.flows import Flow, load_flow_from_entrypoint
 from prefect.states import Cancelled, Crashed, Failed, Pending
 from prefect.utilities.engine import propose_state
 
-from jobs.worker import wakeup
+from jobs.worker import heartbeats, wakeup
 from jobs.worker.processes import RunProcess, describe_exit, warm_context, warm_up
 
 log = logging.getLogger("jobs.worker")
@@ -78,6 +83,8 @@ class WarmWorker:
         drain_seconds: float = 60,
         default_time_limit: float = 3600,
         name: str | None = None,
+        heartbeat_seconds: float = 10,
+        zombie_after: float = 45,
     ) -> None:
         self.client = client
         self.pool = pool
@@ -86,12 +93,18 @@ class WarmWorker:
         self.drain_seconds = drain_seconds
         self.default_time_limit = default_time_limit
         self.name = name or f"warm-{socket.gethostname()}"
+        self.heartbeat_seconds = heartbeat_seconds
+        self.fence_after = zombie_after - heartbeat_seconds
         self.context = warm_context()
         self.running: dict[UUID, RunProcess] = {}
+        self.held: dict[UUID, FlowRun] = {}  # the runs of ``running``, for their heartbeats
         self.stopping = asyncio.Event()
         self.stop_now = asyncio.Event()
         self._plans: dict[UUID, LaunchPlan] = {}
         self._last_heartbeat = 0.0
+        self._last_beat = 0.0  # when the runs' heartbeats were last accepted
+        self._unreported = False  # a run was claimed since the last heartbeats
+        self._last_contact = time.monotonic()  # when a tick last reached the server
         self._last_cancel_check = 0.0
         self.wake = asyncio.Event()  # set by scheduled-run events and by runs that end
         self._next_poll = 0.0  # monotonic time of the next poll for due runs
@@ -116,17 +129,20 @@ class WarmWorker:
         """Serve until stopped; then drain in-flight runs (or crash them when told twice)."""
         warm_up(self.context)
         listener = asyncio.create_task(wakeup.listen(self.wake))
+        watchdog = asyncio.create_task(self._watch_contact())
         log.info("warm worker %s serving pool %r with %d slots", self.name, self.pool, self.limit)
         try:
             while not self.stopping.is_set():
                 try:
                     await self.tick()
+                    self._last_contact = time.monotonic()
                 except Exception as exc:  # the server may be restarting: keep the runs, retry
                     log.warning("could not reach the Prefect server (%s); retrying", exc)
                     self._next_poll = time.monotonic() + 2
                 await self._sleep()
         finally:
             listener.cancel()
+            watchdog.cancel()
         await self._drain()
 
     async def tick(self) -> None:
@@ -137,6 +153,7 @@ class WarmWorker:
             self.wake.clear()
             await self._take(free)
             self._next_poll = time.monotonic() + await self._until_next_due()
+        await self._beat()
 
     async def _sleep(self) -> None:
         """Until woken, stopped, the next poll is due, or (with runs in flight) 0.1 s."""
@@ -171,8 +188,8 @@ class WarmWorker:
             await asyncio.sleep(0.2)
         for run in list(self.running.values()):
             run.kill()
+            self._release(run.flow_run_id)
             await self._crash(run.flow_run_id, "the worker stopped before the run finished")
-        self.running.clear()
         log.info("warm worker %s stopped", self.name)
 
     # -- taking work -------------------------------------------------------------------------
@@ -192,18 +209,31 @@ class WarmWorker:
         self._backlog = launched > 0 and len(due) > launched
 
     async def _claim(self, flow_run: FlowRun) -> bool:
+        claim: State[Any] = Pending(message=f"claimed by worker {self.name}")
         try:
-            state = await propose_state(self.client, Pending(), flow_run_id=flow_run.id)
+            state = await propose_state(self.client, claim, flow_run_id=flow_run.id)
         except Abort:
             return False
         return state.is_pending()
 
     async def _launch(self, flow_run: FlowRun) -> None:
-        plan = await self._plan(flow_run)
-        self.running[flow_run.id] = RunProcess.start(
-            self.context, flow_run.id, plan.time_limit, plan.entrypoint
-        )
+        """Start the claimed run's process; a run that cannot be started is marked Crashed."""
+        try:
+            plan = await self._plan(flow_run)
+            process = RunProcess.start(self.context, flow_run.id, plan.time_limit, plan.entrypoint)
+        except Exception as exc:
+            log.exception("could not start flow run %s", flow_run.id)
+            await self._crash(flow_run.id, f"the worker {self.name} could not start it: {exc!r}")
+            return
+        self.running[flow_run.id] = process
+        self.held[flow_run.id] = flow_run
+        self._unreported = True
         log.info("started flow run %s (%s)", flow_run.id, flow_run.name)
+
+    def _release(self, flow_run_id: UUID) -> RunProcess | None:
+        """Forget a run this worker no longer supervises."""
+        self.held.pop(flow_run_id, None)
+        return self.running.pop(flow_run_id, None)
 
     async def _plan(self, flow_run: FlowRun) -> LaunchPlan:
         """How to run the deployment's flows: read once per deployment."""
@@ -223,12 +253,12 @@ class WarmWorker:
                 await self._reap(run)
             elif time.monotonic() > run.deadline:
                 run.kill()
-                self.running.pop(run.flow_run_id, None)
+                self._release(run.flow_run_id)
                 await self._time_out(run)
         await self._cancel_requested()
 
     async def _reap(self, run: RunProcess) -> None:
-        self.running.pop(run.flow_run_id, None)
+        self._release(run.flow_run_id)
         if self._backlog:
             self.wake.set()  # a slot is free and runs are waiting
         run.process.join()
@@ -256,22 +286,63 @@ class WarmWorker:
         log.warning("flow run %s %s", run.flow_run_id, message)
 
     async def _cancel_requested(self) -> None:
+        """Stop runs being cancelled, and runs taken from this worker (crashed or cancelled)."""
         if not self.running or time.monotonic() - self._last_cancel_check < 1:
             return
         self._last_cancel_check = time.monotonic()
-        cancelling = await self.client.read_flow_runs(
+        gone = [StateType.CANCELLING, StateType.CANCELLED, StateType.CRASHED]
+        ended = await self.client.read_flow_runs(
             flow_run_filter=FlowRunFilter(
                 id=FlowRunFilterId(any_=list(self.running)),
-                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.CANCELLING])),
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=gone)),
             )
         )
-        for flow_run in cancelling:
-            run = self.running.pop(flow_run.id, None)
-            if run is not None:
-                run.kill()
+        for flow_run in ended:
+            run = self._release(flow_run.id)
+            if run is None:
+                continue
+            run.kill()
+            if flow_run.state and flow_run.state.type is StateType.CANCELLING:
                 await self.client.set_flow_run_state(
                     flow_run.id, Cancelled(message="Cancelled: the worker stopped its process")
                 )
+            else:
+                state = flow_run.state.name if flow_run.state else "?"
+                log.warning(
+                    "flow run %s is %s elsewhere: its process is stopped", flow_run.id, state
+                )
+
+    async def _beat(self) -> None:
+        """Report every held run alive: at once for new claims, else every heartbeat interval."""
+        due = time.monotonic() - self._last_beat >= self.heartbeat_seconds
+        if not self.held or not (due or self._unreported):
+            return
+        events = [
+            heartbeats.heartbeat(flow_run, self.name, self.heartbeat_seconds).model_dump(
+                mode="json"
+            )
+            for flow_run in self.held.values()
+        ]
+        response = await self.client.request("POST", "/events", json=events)
+        response.raise_for_status()
+        self._last_beat = time.monotonic()
+        self._unreported = False
+
+    async def _watch_contact(self) -> None:
+        """Kill the runs once the server has been out of reach too long (see module doc)."""
+        while True:
+            await asyncio.sleep(1)
+            silent = time.monotonic() - self._last_contact
+            if self.running and silent > self.fence_after:
+                log.warning(
+                    "no contact with the Prefect server for %.0f s: stopping %d runs, which the "
+                    "recovery service re-runs once their heartbeats are missed",
+                    silent,
+                    len(self.running),
+                )
+                for run in list(self.running.values()):
+                    run.kill()
+                    self._release(run.flow_run_id)
 
     async def _heartbeat(self) -> None:
         if time.monotonic() - self._last_heartbeat >= 30:

@@ -1,64 +1,55 @@
-"""The warm worker's flow-run heartbeats: same events, a thread that stops with its run."""
+"""The warm worker's flow-run heartbeats: one event per held run, none from the run processes."""
 
 from __future__ import annotations
 
-import logging
-import threading
-from dataclasses import dataclass, field
-from typing import Any
+from uuid import uuid4
 
 import prefect.flow_engine
+from prefect.client.schemas.objects import FlowRun
 
 from jobs.worker import heartbeats
 
 
-@dataclass
-class Engine:
-    """The part of Prefect's flow-run engine the heartbeat loop uses."""
+def test_a_heartbeat_names_the_run_its_worker_deployment_and_pool() -> None:
+    run = FlowRun(
+        id=uuid4(),
+        flow_id=uuid4(),
+        name="brave-otter",
+        deployment_id=uuid4(),
+        work_pool_id=uuid4(),
+        work_pool_name="jobs",
+    )
 
-    heartbeat_seconds: int | None = 30
-    flow_run: Any = None
-    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("test"))
-    emitted: list[tuple[str, list[str]]] = field(default_factory=list)
-    beat: threading.Event = field(default_factory=threading.Event)
+    event = heartbeats.heartbeat(run, "warm-1", 10)
 
-    def _build_heartbeat_event_template(self) -> tuple[str, list[str]]:
-        return "prefect.flow-run.x", ["related"]
-
-    def _emit_flow_run_heartbeat(self, resource: str, related: list[str]) -> None:
-        self.emitted.append((resource, related))
-        self.beat.set()
-
-
-def heartbeat_threads() -> int:
-    return sum(1 for t in threading.enumerate() if t.daemon and t.name.startswith("Thread-"))
-
-
-def test_a_heartbeat_is_sent_at_once_and_the_thread_ends_with_the_block() -> None:
-    engine = Engine()
-    before = heartbeat_threads()
-
-    with heartbeats.send_heartbeats(engine):
-        assert engine.beat.wait(10)
-        assert heartbeat_threads() == before + 1
-
-    assert engine.emitted == [("prefect.flow-run.x", ["related"])]
-    assert heartbeat_threads() == before  # joined, not left sleeping
+    assert event.event == "prefect.flow-run.heartbeat"
+    assert event.resource.id == f"prefect.flow-run.{run.id}"
+    assert event.resource.name == "brave-otter"
+    related = {r.role: r.id for r in event.related}
+    assert related == {
+        "worker": "prefect.worker.warm.warm-1",
+        "deployment": f"prefect.deployment.{run.deployment_id}",
+        "work-pool": f"prefect.work-pool.{run.work_pool_id}",
+    }
+    assert event.payload == {"worker": "warm-1", "interval_seconds": 10}
 
 
-def test_no_heartbeats_when_they_are_off() -> None:
-    engine = Engine(heartbeat_seconds=None)
+def test_a_run_without_deployment_or_pool_relates_only_to_its_worker() -> None:
+    run = FlowRun(id=uuid4(), flow_id=uuid4(), name="x")
 
-    with heartbeats.send_heartbeats(engine):
-        pass
+    event = heartbeats.heartbeat(run, "w", 5)
 
-    assert engine.emitted == []
+    assert [r.role for r in event.related] == ["worker"]
 
 
-def test_install_replaces_prefects_heartbeat_context() -> None:
+def test_install_turns_the_engines_heartbeats_off() -> None:
     original = prefect.flow_engine._send_heartbeats
     try:
         heartbeats.install()
-        assert prefect.flow_engine._send_heartbeats is heartbeats.send_heartbeats
+
+        with prefect.flow_engine._send_heartbeats(object()):
+            pass
+
+        assert prefect.flow_engine._send_heartbeats is heartbeats._none
     finally:
         prefect.flow_engine._send_heartbeats = original
