@@ -22,6 +22,7 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.sorting import ArtifactSort
 
+from jobs import history
 from jobs.registry import priority_of
 from jobs.status import JobState, JobStatus, QueueStats
 
@@ -70,8 +71,16 @@ async def attempts_of(client: PrefectClient, run: FlowRun) -> int:
     return max([run.run_count, *(task_run.run_count for task_run in task_runs)])
 
 
+async def recoveries_of(client: PrefectClient, run: FlowRun) -> list[str]:
+    """Why the job was re-run after crashes (see :mod:`jobs.history`); empty for most jobs."""
+    states = await client.read_flow_run_states(run.id)
+    return history.recoveries(sorted(states, key=lambda state: state.timestamp))
+
+
 async def status_of(client: PrefectClient, run: FlowRun, job_type: str, ui_url: str) -> JobStatus:
-    progress, attempts = await asyncio.gather(progress_of(client, run), attempts_of(client, run))
+    progress, attempts, recoveries = await asyncio.gather(
+        progress_of(client, run), attempts_of(client, run), recoveries_of(client, run)
+    )
     state = job_state(run)
     failed = state is JobState.FAILED or (run.state is not None and run.state.is_crashed())
     return JobStatus(
@@ -85,6 +94,7 @@ async def status_of(client: PrefectClient, run: FlowRun, job_type: str, ui_url: 
         priority=priority_of(run.work_queue_name),
         tags=list(run.tags),
         attempts=attempts,
+        recoveries=recoveries,
         created_at=run.created,
         scheduled_at=run.expected_start_time,
         started_at=run.start_time,

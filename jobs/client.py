@@ -18,7 +18,7 @@ from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.states import Cancelled, Cancelling, Scheduled
 
-from jobs import _runs, _submit, recurring, registry
+from jobs import _runs, _submit, history, recurring, registry
 from jobs.errors import InvalidJobParams, JobNotFound, JobsError, SubmitFailed
 from jobs.params import JobParams
 from jobs.settings import Settings, get_settings
@@ -27,7 +27,7 @@ from jobs.status import Job, JobStatus, QueueStats, RecurringJob
 T = TypeVar("T")
 Params = JobParams | Mapping[str, Any]
 _RETRYABLE = {StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
-_NOT_STARTED = {StateType.SCHEDULED, StateType.PAUSED}
+_NOT_STARTED = {StateType.SCHEDULED, StateType.PAUSED, StateType.PENDING}
 
 
 def _sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -210,12 +210,10 @@ class Client:
             run = await self._read(client, job)
             if run.state is None or run.state.type not in _RETRYABLE:
                 raise JobsError(
-                    f"only failed or cancelled jobs can be retried; job {run.id} is "
+                    f"only failed, crashed or cancelled jobs can be retried; job {run.id} is "
                     f"{run.state.name if run.state else 'without a state'}"
                 )
-            retry: State[Any] = Scheduled(
-                name="AwaitingRetry", message="Retried through the jobs API"
-            )
+            retry: State[Any] = Scheduled(name="AwaitingRetry", message=history.MANUAL_RETRY)
             await client.set_flow_run_state(run.id, retry, force=True)
 
     def retry(self, job: Job | UUID | str) -> None:
@@ -223,7 +221,8 @@ class Client:
         _sync(self.retry_async(job))
 
     async def cancel_async(self, job: Job | UUID | str) -> None:
-        """Cancel a job: at once if it has not started, else its worker stops it."""
+        """Cancel a job: at once if it has not started (claimed by a worker included), else its
+        worker stops it (a job whose worker is gone is cancelled by the recovery service)."""
         async with self._prefect("cancel a job") as client:
             run = await self._read(client, job)
             if run.state is None or run.state.is_final():

@@ -48,6 +48,7 @@ class JobStatus(BaseModel):
     priority: int | None
     tags: list[str]
     attempts: int
+    recoveries: list[str] = []  # why it was re-run after crashes, e.g. its worker was lost
     created_at: datetime | None
     scheduled_at: datetime | None
     started_at: datetime | None
