@@ -5,7 +5,9 @@
 - ``jobs: late`` — a job of the pool stays Late (due, but no worker took it) for
   ``alert_late_minutes``;
 - ``jobs: <job type> stuck`` — a job is still running ``alert_stuck_grace_minutes`` past its
-  time limit (its flow's ``timeout_seconds``, else ``worker_time_limit_seconds``).
+  time limit (its flow's ``timeout_seconds``, else ``worker_time_limit_seconds``);
+- ``jobs: crash loop`` — the recovery service gave up on a job that kept crashing (a poison
+  job: Failed, named ``TooManyCrashes``, after its automatic re-runs).
 
 Each is created or updated by name, and automations named ``jobs: ...`` that are no longer
 declared are deleted, so applying again changes nothing. The alert is a ``RunDeployment`` of
@@ -27,6 +29,7 @@ from prefect.exceptions import ObjectNotFound
 
 from jobs.registry import JOB_TYPES, job_type
 from jobs.settings import Settings
+from jobs.worker.recovery import GAVE_UP
 
 log = logging.getLogger(__name__)
 PREFIX = "jobs: "
@@ -107,6 +110,25 @@ def late(settings: Settings, email: UUID) -> AutomationCore:
     return automation(settings, email, "late", trigger, subject, text)
 
 
+def crash_loop(settings: Settings, email: UUID) -> AutomationCore:
+    trigger = EventTrigger(
+        posture=Posture.Reactive,
+        expect=flow_run_events(GAVE_UP),
+        match={"prefect.resource.id": "prefect.flow-run.*"},
+        match_related=in_pool(settings),
+        for_each={"prefect.resource.id"},
+        threshold=1,
+        within=timedelta(0),
+    )
+    subject = f"[jobs alert] {WHICH}: a job keeps crashing and is not re-run again"
+    text = (
+        f"Job {RUN} of {WHICH} crashed on every automatic re-run and was failed. It may crash "
+        f"its worker (out of memory, a crash in native code): look at its logs before "
+        f"retrying it.\n\n{settings.ui_url}/runs/flow-run/{{{{ flow_run.id }}}}\n"
+    )
+    return automation(settings, email, "crash loop", trigger, subject, text)
+
+
 def time_limit(deployment: DeploymentResponse, default: float) -> float:
     """The deployment's flow's timeout_seconds (flows/ modules only), else ``default``."""
     path, _, attr = (deployment.entrypoint or "").partition(":")
@@ -155,7 +177,7 @@ async def declared(client: PrefectClient, settings: Settings) -> list[Automation
     email = await _deployed(client, job_type("email").deployment_name)
     if email is None:
         return []
-    found = [failures(settings, email.id), late(settings, email.id)]
+    found = [failures(settings, email.id), late(settings, email.id), crash_loop(settings, email.id)]
     for kind in JOB_TYPES.values():
         if deployment := await _deployed(client, kind.deployment_name):
             found.append(stuck(settings, email.id, kind.name, deployment))

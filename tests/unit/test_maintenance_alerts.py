@@ -99,3 +99,16 @@ def test_recurring_jobs_are_named_by_job_type_or_full_deployment_name() -> None:
     assert _deployment_name("weekly-report/report") == "weekly-report/report"
     with pytest.raises(JobNotFound, match="no recurring job 'nightly'"):
         _deployment_name("nightly")
+
+
+def test_a_job_given_up_after_crashing_raises_an_alert() -> None:
+    automation = automations.crash_loop(SETTINGS, EMAIL)
+    trigger = automation.trigger
+
+    assert automation.name == "jobs: crash loop"
+    assert isinstance(trigger, EventTrigger)
+    assert trigger.posture == Posture.Reactive
+    assert trigger.expect == {"prefect.flow-run.TooManyCrashes"}
+    assert trigger.threshold == 1
+    pool = {"prefect.resource.name": [SETTINGS.work_pool], "prefect.resource.role": ["work-pool"]}
+    assert pool in [dict(spec.items()) for spec in trigger.match_related]
