@@ -22,7 +22,7 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
-from prefect.states import Crashed
+from prefect.states import Cancelled
 
 from jobs.client import Client, _sync
 from jobs.status import JobState
@@ -53,6 +53,16 @@ def wait_final(run_id: UUID, timeout: float = 120) -> FlowRun:
             return run
         time.sleep(0.3)
     raise AssertionError(f"flow run {run_id} not final after {timeout} s: {read(run_id).state}")
+
+
+def abandon(run_id: UUID) -> None:
+    """Cancel a run the test is done with, so no recovery service runs it again later."""
+
+    async def go() -> None:
+        async with get_client() as prefect:
+            await prefect.set_flow_run_state(run_id, Cancelled(message="test done"), force=True)
+
+    _sync(go())
 
 
 def wait_running(run_id: UUID, timeout: float = 60) -> None:
@@ -129,6 +139,7 @@ def test_crashing_job_is_crashed_and_worker_goes_on(
     after = client.wait(client.submit("email", welcome(unique_address())), timeout=60)
     assert after.state is JobState.COMPLETED
     assert one_slot_worker.worker is not None and one_slot_worker.worker.poll() is None
+    abandon(run.id)
 
 
 def test_job_stuck_in_c_code_is_killed_at_its_time_limit(
@@ -178,6 +189,7 @@ def test_second_sigterm_stops_at_once_and_marks_crashed(one_slot_worker: Stack) 
 
     run = read(run_id)
     assert run.state is not None and run.state.is_crashed()
+    abandon(run_id)
 
 
 def holders(path: Path) -> set[int]:
@@ -211,11 +223,7 @@ def test_runs_die_with_a_worker_killed_outright(one_slot_worker: Stack) -> None:
         assert time.monotonic() < deadline, f"processes left behind: {sorted(left)}"
         time.sleep(0.2)
 
-    async def tidy() -> None:  # nobody will finish it: its heartbeats stopped
-        async with get_client() as prefect:
-            await prefect.set_flow_run_state(run_id, Crashed(message="worker killed"), force=True)
-
-    _sync(tidy())
+    abandon(run_id)  # nobody will finish it: its heartbeats stopped
 
 
 def test_queue_concurrency_limit_holds_under_a_burst(stack: Stack) -> None:

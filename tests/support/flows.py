@@ -7,6 +7,7 @@ import os
 import time
 
 from prefect import flow, get_run_logger, task
+from prefect.runtime import flow_run
 
 
 @flow(name="test-segfault")
@@ -33,4 +34,12 @@ def doze(seconds: float) -> float:
 @flow(name="test-nap")
 def nap(seconds: float = 2.0) -> float:
     get_run_logger().info("napping for %s s", seconds)
+    return doze(seconds)
+
+
+@flow(name="test-linger")
+def linger(first_seconds: float = 600.0, then_seconds: float = 0.5) -> float:
+    """Sleeps ``first_seconds`` on its first run, ``then_seconds`` when run again (recovered)."""
+    seconds = first_seconds if flow_run.run_count <= 1 else then_seconds
+    get_run_logger().info("run %s: lingering for %s s", flow_run.run_count, seconds)
     return doze(seconds)
