@@ -213,8 +213,10 @@ class WarmWorker:
         try:
             state = await propose_state(self.client, claim, flow_run_id=flow_run.id)
         except Abort:
-            return False
-        return state.is_pending()
+            state = None
+        # the server answered (an idle worker's last tick may be a poll interval ago)
+        self._last_contact = time.monotonic()
+        return state is not None and state.is_pending()
 
     async def _launch(self, flow_run: FlowRun) -> None:
         """Start the claimed run's process; a run that cannot be started is marked Crashed."""
