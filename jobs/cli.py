@@ -7,7 +7,6 @@ import asyncio
 import logging
 import signal
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from jobs.db.migrate import migrate
 from jobs.devhooks import DevReceiver
 from jobs.devsmtp import dev_server
 from jobs.settings import Settings, get_settings
+from jobs.supervisor import Supervisor
 
 
 def _port_in_use(host: str, port: int) -> bool:
@@ -68,26 +68,28 @@ def up(settings: Settings) -> None:
     settings = settings.model_copy(  # outbound jobs may reach the development receiver only
         update={"http_allow_hosts": [*settings.http_allow_hosts, receiver]}
     )
-    processes = [services.start_dev_smtp(settings), services.start_dev_receiver(settings)]
+    supervisor = Supervisor(lambda line: print(line, flush=True))
     try:
-        _bring_up(settings, processes, started)
+        supervisor.add("SMTP server", lambda: services.start_dev_smtp(settings))
+        supervisor.add("HTTP receiver", lambda: services.start_dev_receiver(settings))
+        _bring_up(settings, supervisor, started)
         _until_interrupted()
     except KeyboardInterrupt:
         pass
     finally:
-        print("Stopping worker, server, SMTP server and HTTP receiver ...", flush=True)
-        services.stop(list(reversed(processes)))
+        print("Stopping worker, recovery, server, SMTP server and HTTP receiver ...", flush=True)
+        services.stop(list(reversed(supervisor.stop())))
         print("Stopped.", flush=True)
 
 
-def _bring_up(settings: Settings, processes: list[subprocess.Popen[bytes]], started: float) -> None:
-    server = services.start_server(settings)
-    processes.append(server)
+def _bring_up(settings: Settings, supervisor: Supervisor, started: float) -> None:
+    server = supervisor.add("Prefect server", lambda: services.start_server(settings))
     services.wait_for_server(settings, server)
     setup(settings)
     services.deploy(settings)
     setup(settings)  # again: the alert automations run the deployed email job
-    processes.append(services.start_warm_worker(settings))
+    supervisor.add("worker", lambda: services.start_warm_worker(settings))
+    supervisor.add("recovery service", lambda: services.start_recovery(settings))
     print(f"Ready in {time.monotonic() - started:.0f} s. Prefect UI: {settings.ui_url}", flush=True)
     client = Client(settings)
     for name, job in samples.submit_all(client).items():
