@@ -142,6 +142,34 @@ def test_crashing_job_is_crashed_and_worker_goes_on(
     abandon(run.id)
 
 
+def test_a_job_the_worker_cannot_start_is_crashed_with_the_reason(
+    one_slot_worker: Stack, client: Client, smtp: Recorder
+) -> None:
+    settings = one_slot_worker.settings
+
+    async def broken_deployment() -> UUID:
+        async with get_client() as prefect:
+            flow_id = await prefect.create_flow_from_name("test-broken")
+            deployment_id = await prefect.create_deployment(
+                flow_id=flow_id,
+                name="broken",
+                entrypoint="tests/support/flows.py:no_such_flow",
+                work_pool_name=settings.work_pool,
+                work_queue_name="priority-5",
+            )
+            run = await prefect.create_flow_run_from_deployment(deployment_id)
+            return run.id
+
+    run = wait_final(_sync(broken_deployment()))
+
+    assert run.state is not None and run.state.is_crashed()
+    assert "the worker warm-worker could not start it" in (run.state.message or "")
+    assert "no_such_flow" in (run.state.message or "")
+    after = client.wait(client.submit("email", welcome(unique_address())), timeout=60)
+    assert after.state is JobState.COMPLETED
+    abandon(run.id)
+
+
 def test_job_stuck_in_c_code_is_killed_at_its_time_limit(
     one_slot_worker: Stack, client: Client, smtp: Recorder
 ) -> None:
