@@ -17,13 +17,19 @@ from jobs.data import batch, dates, rollup
 from jobs.data.params import CancelStaleOrders, DailyRollups, ExportTable, WeeklyReport
 from jobs.policy import retrying_task
 from jobs.progress import Progress
+from jobs.registry import JOB_TYPES
 from jobs.settings import get_settings
+
+EXPORT = JOB_TYPES["export"]
+REPORT = JOB_TYPES["report"]
+ROLLUP = JOB_TYPES["rollup"]
+STALE_ORDERS = JOB_TYPES["cancel_stale_orders"]
 
 if TYPE_CHECKING:
     from jobs.data.report import Report
 
 
-@retrying_task(retries=3, timeout_seconds=3 * 3600)
+@retrying_task(retries=EXPORT.retries, timeout_seconds=3 * 3600)
 def write_export(params: ExportTable, job_id: str, progress: Progress) -> dict[str, Any]:
     from jobs.data import export
 
@@ -34,7 +40,7 @@ def write_export(params: ExportTable, job_id: str, progress: Progress) -> dict[s
     return {"rows": result.rows, "chunks": result.chunks, "files": result.files}
 
 
-@flow(name="export-table", timeout_seconds=4 * 3600)
+@flow(name=EXPORT.flow, timeout_seconds=EXPORT.time_limit)
 def export_table(params: ExportTable) -> dict[str, Any]:
     """Export an allow-listed table to CSV, XLSX and/or Parquet in <storage>/exports/."""
     progress = Progress.start(f"Exporting {params.table}")
@@ -45,21 +51,21 @@ def export_table(params: ExportTable) -> dict[str, Any]:
     return outcome
 
 
-@retrying_task(retries=3, timeout_seconds=600)
+@retrying_task(retries=REPORT.retries, timeout_seconds=600)
 def build_report(week_ending: date, currency: str) -> Report:
     from jobs.data import report
 
     return report.build(week_ending, currency)
 
 
-@retrying_task(retries=3, timeout_seconds=120)
+@retrying_task(retries=REPORT.retries, timeout_seconds=120)
 def email_report(built: Report, recipients: list[str], job_id: str) -> str:
     from jobs.data import notify
 
     return notify.submit(notify.email(built, recipients), job_id)
 
 
-@flow(name="weekly-report", timeout_seconds=1800)
+@flow(name=REPORT.flow, timeout_seconds=REPORT.time_limit)
 def weekly_report(params: WeeklyReport) -> dict[str, Any]:
     """Aggregate one week; write CSV, XLSX and a chart; mail them through an email job."""
     from jobs.data.report import markdown
@@ -77,12 +83,12 @@ def weekly_report(params: WeeklyReport) -> dict[str, Any]:
     return {"week_ending": str(week_ending), "files": files, "email_job": email_job}
 
 
-@retrying_task(retries=3, timeout_seconds=600)
+@retrying_task(retries=ROLLUP.retries, timeout_seconds=600)
 def rollup_days(days: list[date]) -> dict[date, dict[str, float]]:
     return rollup.rollup_days(days)
 
 
-@flow(name="daily-rollup", timeout_seconds=1800)
+@flow(name=ROLLUP.flow, timeout_seconds=ROLLUP.time_limit)
 def daily_rollup(params: DailyRollups) -> int:
     """Recompute the daily_rollups metrics of each day in the range (upsert per day+metric)."""
     start, end = params.resolved()
@@ -97,17 +103,17 @@ def daily_rollup(params: DailyRollups) -> int:
     return len(table)
 
 
-@retrying_task(retries=3, timeout_seconds=60)
+@retrying_task(retries=STALE_ORDERS.retries, timeout_seconds=60)
 def count_stale(before: datetime) -> int:
     return batch.count_stale(before)
 
 
-@retrying_task(retries=3, timeout_seconds=600)
+@retrying_task(retries=STALE_ORDERS.retries, timeout_seconds=600)
 def cancel_chunk(before: datetime, after_id: int, size: int) -> tuple[int, int | None]:
     return batch.cancel_chunk(before, after_id, size)
 
 
-@flow(name="cancel-stale-orders", timeout_seconds=3600)
+@flow(name=STALE_ORDERS.flow, timeout_seconds=STALE_ORDERS.time_limit)
 def cancel_stale_orders(params: CancelStaleOrders) -> dict[str, int]:
     """Cancel orders pending for too long, a chunk per transaction; a re-run continues."""
     before = batch.cutoff(params.older_than_days)

@@ -12,21 +12,25 @@ from jobs.email import send
 from jobs.params import Recipient, SendEmail, SendNewsletter
 from jobs.policy import retrying_task
 from jobs.progress import Progress
+from jobs.registry import JOB_TYPES
+
+EMAIL = JOB_TYPES["email"]
+NEWSLETTER = JOB_TYPES["newsletter"]
 
 
-@retrying_task(retries=5, timeout_seconds=120)
+@retrying_task(retries=EMAIL.retries, timeout_seconds=120)
 def deliver(params: SendEmail, key: str, job_id: str) -> str:
     return send.send_email(params, key, job_id)
 
 
-@retrying_task(retries=5, timeout_seconds=600)
+@retrying_task(retries=NEWSLETTER.retries, timeout_seconds=600)
 def deliver_chunk(
     params: SendNewsletter, recipients: list[Recipient], campaign: str, job_id: str
 ) -> dict[str, int]:
     return dict(send.send_newsletter_chunk(params, recipients, campaign, job_id))
 
 
-@flow(name="send-email", timeout_seconds=900)
+@flow(name=EMAIL.flow, timeout_seconds=EMAIL.time_limit)
 def send_email(params: SendEmail) -> str:
     """Send one email, at most once per message key."""
     progress = Progress.start(f"Sending {params.subject!r}")
@@ -36,7 +40,7 @@ def send_email(params: SendEmail) -> str:
     return outcome
 
 
-@flow(name="send-newsletter", timeout_seconds=6 * 3600)
+@flow(name=NEWSLETTER.flow, timeout_seconds=NEWSLETTER.time_limit)
 def send_newsletter(params: SendNewsletter) -> dict[str, int]:
     """Send one message to each recipient in chunks; a retry skips those already sent."""
     job_id = str(flow_run.id)

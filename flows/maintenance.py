@@ -21,15 +21,22 @@ from jobs.maintenance.params import (
 )
 from jobs.policy import retrying_task
 from jobs.progress import Progress
+from jobs.registry import JOB_TYPES
 from jobs.settings import get_settings
 
+DB_CLEANUP = JOB_TYPES["db_cleanup"]
+CACHE_CLEANUP = JOB_TYPES["cache_cleanup"]
+REMINDERS = JOB_TYPES["reminders"]
+RENEWALS = JOB_TYPES["renewals"]
+RETENTION = JOB_TYPES["retention"]
 
-@retrying_task(retries=3, timeout_seconds=3600)
+
+@retrying_task(retries=DB_CLEANUP.retries, timeout_seconds=3600)
 def clean_database(params: CleanupDatabase) -> dict[str, Any]:
     return database.cleanup(get_settings(), batch_size=params.batch_size, vacuum=params.vacuum)
 
 
-@flow(name="cleanup-database", timeout_seconds=2 * 3600)
+@flow(name=DB_CLEANUP.flow, timeout_seconds=DB_CLEANUP.time_limit)
 def cleanup_database(params: CleanupDatabase) -> dict[str, Any]:
     """Delete expired sessions and old ledger and HTTP-attempt rows; VACUUM/ANALYZE."""
     progress = Progress.start("Cleaning up the application database")
@@ -40,13 +47,13 @@ def cleanup_database(params: CleanupDatabase) -> dict[str, Any]:
     return outcome
 
 
-@retrying_task(retries=3, timeout_seconds=1800)
+@retrying_task(retries=CACHE_CLEANUP.retries, timeout_seconds=1800)
 def sweep_storage(max_age_hours: float) -> dict[str, Any]:
     swept = cache.sweep(get_settings().storage_dir, max_age_hours)
     return {"deleted": swept.deleted, "freed_bytes": swept.freed_bytes, "kept": swept.kept}
 
 
-@flow(name="invalidate-cache", timeout_seconds=3600)
+@flow(name=CACHE_CLEANUP.flow, timeout_seconds=CACHE_CLEANUP.time_limit)
 def invalidate_cache(params: InvalidateCache) -> dict[str, Any]:
     """Delete generated files (exports, reports, media variants) past the cache age."""
     max_age = params.max_age_hours
@@ -60,12 +67,12 @@ def invalidate_cache(params: InvalidateCache) -> dict[str, Any]:
     return outcome
 
 
-@retrying_task(retries=3, timeout_seconds=600)
+@retrying_task(retries=REMINDERS.retries, timeout_seconds=600)
 def submit_reminders(days_before: float, limit: int) -> list[dict[str, Any]]:
     return billing.send_reminders(billing.job_client(), days_before, limit, datetime.now(UTC))
 
 
-@flow(name="send-reminders", timeout_seconds=1800)
+@flow(name=REMINDERS.flow, timeout_seconds=REMINDERS.time_limit)
 def send_reminders(params: SendReminders) -> int:
     """One reminder email job per subscription whose period ends soon, once per period."""
     settings = get_settings()
@@ -76,13 +83,13 @@ def send_reminders(params: SendReminders) -> int:
     return sum(1 for entry in submitted if entry["job"])
 
 
-@retrying_task(retries=3, timeout_seconds=600)
+@retrying_task(retries=RENEWALS.retries, timeout_seconds=600)
 def submit_renewals(limit: int) -> list[dict[str, Any]]:
     client, settings = billing.job_client(), get_settings()
     return billing.renew(client, settings, limit, datetime.now(UTC))
 
 
-@flow(name="renew-subscriptions", timeout_seconds=1800)
+@flow(name=RENEWALS.flow, timeout_seconds=RENEWALS.time_limit)
 def renew_subscriptions(params: RenewSubscriptions) -> int:
     """Charge each ended period once (an api_call job), then start the next period."""
     if not get_settings().billing_url:
@@ -99,13 +106,13 @@ async def _prune() -> retention.Pruned:
         return await retention.prune(client, retention.Policy.from_settings(get_settings()))
 
 
-@retrying_task(retries=3, timeout_seconds=3000)
+@retrying_task(retries=RETENTION.retries, timeout_seconds=3000)
 def prune_runs() -> dict[str, int]:
     pruned = _sync(_prune())
     return {"completed": pruned.completed, "failed": pruned.failed}
 
 
-@flow(name="prune-job-history", timeout_seconds=3600)
+@flow(name=RETENTION.flow, timeout_seconds=RETENTION.time_limit)
 def prune_job_history(params: PruneJobHistory) -> dict[str, int]:
     """Delete finished job runs past the retention policy (JOBS_RETENTION_*)."""
     progress = Progress.start("Deleting old job runs")

@@ -8,37 +8,43 @@ from jobs.images import pdf, process, thumbnails, video
 from jobs.images.params import ImagesToPdf, MakeThumbnails, ProcessImage, TranscodeVideo
 from jobs.policy import retrying_task
 from jobs.progress import Progress
+from jobs.registry import JOB_TYPES
 from jobs.settings import get_settings
+
+IMAGE = JOB_TYPES["image"]
+THUMBNAILS = JOB_TYPES["thumbnails"]
+PDF = JOB_TYPES["pdf"]
+VIDEO = JOB_TYPES["video"]
 
 VIDEO_SECONDS = 3000  # longest transcode; the flow allows a little more
 
 
-@retrying_task(retries=1, timeout_seconds=20)
+@retrying_task(retries=IMAGE.retries, timeout_seconds=20)
 def render_image(params: ProcessImage) -> str:
     return process.process_image(params, get_settings())
 
 
-@retrying_task(retries=1, timeout_seconds=20)
+@retrying_task(retries=THUMBNAILS.retries, timeout_seconds=20)
 def render_thumbnails(params: MakeThumbnails) -> list[str]:
     return thumbnails.make_thumbnails(params, get_settings())
 
 
-@retrying_task(retries=1, timeout_seconds=240)
+@retrying_task(retries=PDF.retries, timeout_seconds=240)
 def render_pdf(params: ImagesToPdf) -> str:
     return pdf.images_to_pdf(params, get_settings())
 
 
-@retrying_task(retries=1, timeout_seconds=VIDEO_SECONDS)
+@retrying_task(retries=VIDEO.retries, timeout_seconds=VIDEO_SECONDS)
 def render_video(params: TranscodeVideo) -> str:
     return video.transcode(params, get_settings(), timeout=VIDEO_SECONDS - 10)
 
 
-@retrying_task(retries=1, timeout_seconds=120)
+@retrying_task(retries=VIDEO.retries, timeout_seconds=120)
 def render_poster(params: TranscodeVideo) -> str:
     return video.poster(params, get_settings(), timeout=110)
 
 
-@flow(name="process-image", timeout_seconds=30)
+@flow(name=IMAGE.flow, timeout_seconds=IMAGE.time_limit)
 def process_image(params: ProcessImage) -> str:
     """Resize, convert and optimise one image; the output's name in the storage root."""
     progress = Progress.start(f"Processing {params.source}")
@@ -47,7 +53,7 @@ def process_image(params: ProcessImage) -> str:
     return output
 
 
-@flow(name="make-thumbnails", timeout_seconds=30)
+@flow(name=THUMBNAILS.flow, timeout_seconds=THUMBNAILS.time_limit)
 def make_thumbnails(params: MakeThumbnails) -> list[str]:
     """Thumbnails of one image in several sizes; their names in the storage root."""
     progress = Progress.start(f"Thumbnails of {params.source}")
@@ -56,7 +62,7 @@ def make_thumbnails(params: MakeThumbnails) -> list[str]:
     return outputs
 
 
-@flow(name="images-to-pdf", timeout_seconds=300)
+@flow(name=PDF.flow, timeout_seconds=PDF.time_limit)
 def images_to_pdf(params: ImagesToPdf) -> str:
     """One PDF page per image; the PDF's name in the storage root."""
     progress = Progress.start(f"Making {params.output} of {len(params.sources)} images")
@@ -65,7 +71,7 @@ def images_to_pdf(params: ImagesToPdf) -> str:
     return output
 
 
-@flow(name="transcode-video", timeout_seconds=VIDEO_SECONDS + 300)
+@flow(name=VIDEO.flow, timeout_seconds=VIDEO.time_limit)
 def transcode_video(params: TranscodeVideo) -> list[str]:
     """Transcode a video, then extract its poster frame; the outputs' names."""
     progress = Progress.start(f"Transcoding {params.source}")

@@ -11,19 +11,23 @@ from jobs.outbound import api, webhook
 from jobs.outbound.params import ApiCall, DeliverWebhook
 from jobs.policy import retrying_task
 from jobs.progress import Progress
+from jobs.registry import JOB_TYPES
+
+WEBHOOK = JOB_TYPES["webhook"]
+API_CALL = JOB_TYPES["api_call"]
 
 
-@retrying_task(retries=5, timeout_seconds=300)
+@retrying_task(retries=WEBHOOK.retries, timeout_seconds=300)
 def deliver(params: DeliverWebhook, job_id: str) -> str:
     return webhook.deliver(params, job_id)
 
 
-@retrying_task(retries=5, timeout_seconds=300)
+@retrying_task(retries=API_CALL.retries, timeout_seconds=300)
 def call(params: ApiCall, job_id: str) -> dict[str, Any]:
     return api.call(params, job_id)
 
 
-@flow(name="deliver-webhook", timeout_seconds=1800)
+@flow(name=WEBHOOK.flow, timeout_seconds=WEBHOOK.time_limit)
 def deliver_webhook(params: DeliverWebhook) -> str:
     """Deliver one signed event; retried on network errors, 408, 429 and 5xx."""
     progress = Progress.start(f"Delivering {params.event!r}")
@@ -32,7 +36,7 @@ def deliver_webhook(params: DeliverWebhook) -> str:
     return outcome
 
 
-@flow(name="call-api", timeout_seconds=1800)
+@flow(name=API_CALL.flow, timeout_seconds=API_CALL.time_limit)
 def call_api(params: ApiCall) -> dict[str, Any]:
     """Make one API call; returns its status and (size-limited) response body."""
     progress = Progress.start(f"{params.method} {params.url}")

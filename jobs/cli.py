@@ -1,4 +1,5 @@
-"""Command line: ``python -m jobs up | worker | recovery | smtp | webhooks | setup | migrate``."""
+"""Command line: ``python -m jobs up | worker | recovery | smtp | webhooks | setup | migrate |
+deployments``."""
 
 from __future__ import annotations
 
@@ -134,6 +135,13 @@ def worker(settings: Settings, name: str = "warm-worker", limit: int | None = No
     asyncio.run(serve(settings.api_url, settings.work_pool, **options))
 
 
+def deployments(settings: Settings) -> None:
+    """Write prefect.yaml from the job-type catalogue (jobs/registry.py)."""
+    from deployments.prefect_yaml import write
+
+    print(f"wrote {write()}")
+
+
 def recovery(settings: Settings) -> None:
     """Run the recovery service (zombie detection, re-runs of crashed jobs) until stopped."""
     from jobs.worker.recovery import serve
@@ -164,6 +172,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "migrate": lambda settings, **_: migrate(),
     "worker": worker,
     "recovery": recovery,
+    "deployments": deployments,
 }
 
 
