@@ -5,7 +5,7 @@
 - ``jobs: late`` — a job of the pool stays Late (due, but no worker took it) for
   ``alert_late_minutes``;
 - ``jobs: <job type> stuck`` — a job is still running ``alert_stuck_grace_minutes`` past its
-  time limit (its flow's ``timeout_seconds``, else ``worker_time_limit_seconds``);
+  time limit (the catalogue's, which is its flow's ``timeout_seconds``);
 - ``jobs: crash loop`` — the recovery service gave up on a job that kept crashing (a poison
   job: Failed, named ``TooManyCrashes``, after its automatic re-runs).
 
@@ -16,7 +16,6 @@ declared are deleted, so applying again changes nothing. The alert is a ``RunDep
 
 from __future__ import annotations
 
-import importlib
 import logging
 from datetime import timedelta
 from typing import Any
@@ -27,7 +26,7 @@ from prefect.client.schemas.responses import DeploymentResponse
 from prefect.events import AutomationCore, EventTrigger, Posture, RunDeployment
 from prefect.exceptions import ObjectNotFound
 
-from jobs.registry import JOB_TYPES, job_type
+from jobs.registry import JOB_TYPES, JobType, job_type
 from jobs.settings import Settings
 from jobs.worker.recovery import GAVE_UP
 
@@ -129,20 +128,10 @@ def crash_loop(settings: Settings, email: UUID) -> AutomationCore:
     return automation(settings, email, "crash loop", trigger, subject, text)
 
 
-def time_limit(deployment: DeploymentResponse, default: float) -> float:
-    """The deployment's flow's timeout_seconds (flows/ modules only), else ``default``."""
-    path, _, attr = (deployment.entrypoint or "").partition(":")
-    if not (path.startswith("flows/") and path.endswith(".py")):
-        return default
-    module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
-    timeout = getattr(getattr(module, attr, None), "timeout_seconds", None)
-    return float(timeout) if timeout else default
-
-
 def stuck(
-    settings: Settings, email: UUID, name: str, deployment: DeploymentResponse
+    settings: Settings, email: UUID, kind: JobType, deployment: DeploymentResponse
 ) -> AutomationCore:
-    limit = time_limit(deployment, settings.worker_time_limit_seconds)
+    limit = kind.time_limit
     within = timedelta(seconds=limit, minutes=settings.alert_stuck_grace_minutes)
     minutes = within.total_seconds() / 60
     trigger = EventTrigger(
@@ -162,7 +151,7 @@ def stuck(
         f"{limit / 60:g} min. Is its worker alive?\n\n"
         f"{settings.ui_url}/runs/flow-run/{{{{ flow_run.id }}}}\n"
     )
-    return automation(settings, email, f"{name} stuck", trigger, subject, text)
+    return automation(settings, email, f"{kind.name} stuck", trigger, subject, text)
 
 
 async def _deployed(client: PrefectClient, deployment_name: str) -> DeploymentResponse | None:
@@ -180,7 +169,7 @@ async def declared(client: PrefectClient, settings: Settings) -> list[Automation
     found = [failures(settings, email.id), late(settings, email.id), crash_loop(settings, email.id)]
     for kind in JOB_TYPES.values():
         if deployment := await _deployed(client, kind.deployment_name):
-            found.append(stuck(settings, email.id, kind.name, deployment))
+            found.append(stuck(settings, email.id, kind, deployment))
     return found
 
 

@@ -8,6 +8,7 @@ because the forkserver that imports it forks every flow run from itself. ``execu
 from __future__ import annotations
 
 import ctypes
+import importlib
 import multiprocessing.forkserver
 import os
 import signal
@@ -25,25 +26,18 @@ from prefect.flow_engine import load_flow, load_flow_run, run_flow
 from prefect.flows import Flow
 from prefect.logging.loggers import flow_run_logger
 
-import flows.data
-import flows.mail
-import flows.maintenance
-import flows.media
-import flows.outbound
-import flows.ping  # noqa: F401
+from jobs.registry import JOB_TYPES
 from jobs.worker import heartbeats
 
 PRELOADED = (prefect.deployments.steps.core, prefect.deployments.steps.pull, prefect.task_engine)
 
 
 def _preloaded_flows() -> dict[str, Flow[..., Any]]:
-    """Every flow of the flows package, by its deployment entrypoint (flows/x.py:name)."""
+    """Every job type's flow (the catalogue's), imported now, by its deployment entrypoint."""
     found: dict[str, Flow[..., Any]] = {}
-    for name, module in list(sys.modules.items()):
-        if name.startswith("flows.") and module is not None:
-            for attr, value in vars(module).items():
-                if isinstance(value, Flow):
-                    found[f"flows/{name.removeprefix('flows.')}.py:{attr}"] = value
+    for job_type in JOB_TYPES.values():
+        flow = getattr(importlib.import_module(job_type.module), job_type.entrypoint.split(":")[1])
+        found[job_type.entrypoint] = flow
     return found
 
 

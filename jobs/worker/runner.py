@@ -35,10 +35,12 @@ from prefect.flows import Flow, load_flow_from_entrypoint
 from prefect.states import Cancelled, Crashed, Failed, Pending
 from prefect.utilities.engine import propose_state
 
+from jobs.registry import JOB_TYPES
 from jobs.worker import heartbeats, wakeup
 from jobs.worker.processes import RunProcess, describe_exit, warm_context, warm_up
 
 log = logging.getLogger("jobs.worker")
+BY_ENTRYPOINT = {job_type.entrypoint: job_type for job_type in JOB_TYPES.values()}
 
 
 async def serve(api_url: str, pool: str, **options: Any) -> None:
@@ -47,6 +49,10 @@ async def serve(api_url: str, pool: str, **options: Any) -> None:
         worker = WarmWorker(client, pool, **options)
         worker.install_signal_handlers()
         await worker.run()
+
+
+PLAN_SECONDS = 30.0
+"""How long a deployment's launch plan is used before it is read again (redeploys change it)."""
 
 
 @dataclass(frozen=True)
@@ -58,16 +64,20 @@ class LaunchPlan:
 
     @classmethod
     def of(cls, deployment: DeploymentResponse, default_limit: float) -> LaunchPlan:
+        """Job types' deployments are planned from the catalogue; others by loading the flow."""
         entrypoint = deployment.entrypoint
         if not entrypoint:
             return cls(default_limit, None)
-        flow: Flow[..., Any] = load_flow_from_entrypoint(entrypoint)
-        limit = flow.timeout_seconds + 10 if flow.timeout_seconds else default_limit
+        job_type = BY_ENTRYPOINT.get(entrypoint)
+        if job_type is None:
+            flow: Flow[..., Any] = load_flow_from_entrypoint(entrypoint)
+            limit = flow.timeout_seconds + 10 if flow.timeout_seconds else default_limit
+            return cls(limit, None)
         # The preloaded flow may stand in for the entrypoint only where Prefect's pull steps
         # would do nothing but enter this very folder.
         here = [{"prefect.deployments.steps.set_working_directory": {"directory": os.getcwd()}}]
-        preloadable = entrypoint.startswith("flows/") and deployment.pull_steps in (None, [], here)
-        return cls(limit, entrypoint if preloadable else None)
+        preloadable = deployment.pull_steps in (None, [], here)
+        return cls(job_type.time_limit + 10, entrypoint if preloadable else None)
 
 
 class WarmWorker:
@@ -100,7 +110,7 @@ class WarmWorker:
         self.held: dict[UUID, FlowRun] = {}  # the runs of ``running``, for their heartbeats
         self.stopping = asyncio.Event()
         self.stop_now = asyncio.Event()
-        self._plans: dict[UUID, LaunchPlan] = {}
+        self._plans: dict[UUID, tuple[LaunchPlan, float]] = {}  # and when it was read
         self._last_heartbeat = 0.0
         self._last_beat = 0.0  # when the runs' heartbeats were last accepted
         self._unreported = False  # a run was claimed since the last heartbeats
@@ -238,14 +248,16 @@ class WarmWorker:
         return self.running.pop(flow_run_id, None)
 
     async def _plan(self, flow_run: FlowRun) -> LaunchPlan:
-        """How to run the deployment's flows: read once per deployment."""
+        """How to run the deployment's flows: read again after ``PLAN_SECONDS``."""
         deployment_id = flow_run.deployment_id
         if deployment_id is None:
             return LaunchPlan(self.default_time_limit, None)
-        if deployment_id not in self._plans:
+        cached = self._plans.get(deployment_id)
+        if cached is None or time.monotonic() - cached[1] > PLAN_SECONDS:
             deployment = await self.client.read_deployment(deployment_id)
-            self._plans[deployment_id] = LaunchPlan.of(deployment, self.default_time_limit)
-        return self._plans[deployment_id]
+            plan = LaunchPlan.of(deployment, self.default_time_limit)
+            cached = self._plans[deployment_id] = (plan, time.monotonic())
+        return cached[0]
 
     # -- supervising -------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from prefect.events.schemas.events import ResourceSpecification
 from deployments import automations
 from jobs.errors import JobNotFound
 from jobs.recurring import _deployment_name
+from jobs.registry import JOB_TYPES
 from jobs.settings import Settings
 
 SETTINGS = Settings(
@@ -75,7 +76,7 @@ def test_a_job_running_past_its_time_limit_raises_an_alert() -> None:
         id=uuid4(), name="email", flow_id=uuid4(), entrypoint="flows/mail.py:send_email", labels={}
     )
 
-    found = automations.stuck(SETTINGS, EMAIL, "email", email)
+    found = automations.stuck(SETTINGS, EMAIL, JOB_TYPES["email"], email)
 
     trigger = found.trigger
     assert found.name == "jobs: email stuck"
@@ -83,15 +84,6 @@ def test_a_job_running_past_its_time_limit_raises_an_alert() -> None:
     assert trigger.after == {"prefect.flow-run.Running", "prefect.flow-run.Retrying"}
     assert "prefect.flow-run.Completed" in trigger.expect
     assert trigger.within == timedelta(seconds=900, minutes=10)  # send-email's timeout + grace
-    assert automations.time_limit(email, 60) == 900
-
-
-def test_deployments_outside_the_flows_package_get_the_default_time_limit() -> None:
-    other = DeploymentResponse(
-        id=uuid4(), name="x", flow_id=uuid4(), entrypoint="x.py:f", labels={}
-    )
-
-    assert automations.time_limit(other, 3600) == 3600
 
 
 def test_recurring_jobs_are_named_by_job_type_or_full_deployment_name() -> None:
