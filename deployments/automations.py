@@ -26,9 +26,9 @@ from prefect.client.schemas.responses import DeploymentResponse
 from prefect.events import AutomationCore, EventTrigger, Posture, RunDeployment
 from prefect.exceptions import ObjectNotFound
 
+from jobs.history import GAVE_UP
 from jobs.registry import JOB_TYPES, JobType, job_type
 from jobs.settings import Settings
-from jobs.worker.recovery import GAVE_UP
 
 log = logging.getLogger(__name__)
 PREFIX = "jobs: "

@@ -9,7 +9,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.runtime import flow_run
 
 from jobs.email import send
-from jobs.params import Recipient, SendEmail, SendNewsletter
+from jobs.email.params import Recipient, SendEmail, SendNewsletter
 from jobs.policy import retrying_task
 from jobs.progress import Progress
 from jobs.registry import JOB_TYPES

@@ -8,8 +8,8 @@ client.wait(job).state  # JobState.COMPLETED
 """
 
 from jobs.client import Client
+from jobs.email.params import SendEmail, SendNewsletter
 from jobs.errors import InvalidJobParams, JobNotFound, JobsError, PermanentJobError, SubmitFailed
-from jobs.params import SendEmail, SendNewsletter
 from jobs.settings import Settings
 from jobs.status import Job, JobState, JobStatus, QueueStats, RecurringJob
 

@@ -15,6 +15,8 @@ from prefect.client.schemas.objects import State, StateType
 
 RERUN = "Recovered after a crash"
 MANUAL_RETRY = "Retried through the jobs API"
+GAVE_UP = "TooManyCrashes"
+"""The name of the Failed state of a job given up after crashing on every re-run."""
 
 
 def _is_rerun(state: State[Any]) -> bool:

@@ -1,23 +1,14 @@
-"""Typed parameters of every job type: validated at submit time and again by the flow."""
+"""The base of every job type's parameter model, and types the models share.
+
+Each job type's model lives with its domain (``jobs/<domain>/params.py``); the catalogue
+(:mod:`jobs.registry`) names them. A model is validated at submit time and again by the flow.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
-from typing import Annotated, Any, Self
+from typing import Annotated
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    EmailStr,
-    Field,
-    PlainSerializer,
-    model_validator,
-)
-
-MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 
 def _no_line_breaks(value: str) -> str:
@@ -26,40 +17,7 @@ def _no_line_breaks(value: str) -> str:
     return value
 
 
-def _strict_base64(value: Any) -> bytes:
-    if isinstance(value, bytes):
-        return value
-    try:
-        decoded = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError, TypeError) as exc:
-        raise ValueError(f"must be valid base64 text ({exc})") from exc
-    if len(decoded) > MAX_ATTACHMENT_BYTES:
-        raise ValueError(
-            f"must be at most {MAX_ATTACHMENT_BYTES} bytes decoded; got {len(decoded)} bytes"
-        )
-    return decoded
-
-
-Base64Content = Annotated[
-    bytes,
-    BeforeValidator(_strict_base64),
-    PlainSerializer(lambda data: base64.b64encode(data).decode("ascii"), return_type=str),
-]
-
-
 HeaderText = Annotated[str, AfterValidator(_no_line_breaks)]
-
-
-def _known_template(name: str) -> str:
-    from jobs.email import render  # the template folder is the source of truth
-
-    if name not in render.template_names():
-        known = ", ".join(sorted(render.template_names()))
-        raise ValueError(f"must be one of the templates {known}; got {name!r}")
-    return name
-
-
-TemplateName = Annotated[str, AfterValidator(_known_template)]
 
 
 class JobParams(BaseModel):
@@ -72,93 +30,3 @@ class Ping(JobParams):
     """A job that does nothing: checks that workers pick up and finish jobs."""
 
     note: str = Field("pong", max_length=200)
-
-
-class Attachment(BaseModel):
-    """A file attached to an email, its content base64-encoded."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    filename: Annotated[HeaderText, Field(min_length=1, max_length=255, pattern=r"^[^/\\]+$")]
-    content: Base64Content
-    content_type: str = Field("application/octet-stream", pattern=r"^[\w.+-]+/[\w.+-]+$")
-
-
-class EmailContent(JobParams):
-    """Subject and body of an email: a template with its context, or raw text and/or HTML."""
-
-    subject: Annotated[HeaderText, Field(min_length=1, max_length=998)]
-    template: TemplateName | None = None
-    context: dict[str, Any] = Field(default_factory=dict)
-    text: str | None = None
-    html: str | None = None
-
-    @model_validator(mode="after")
-    def _template_or_body(self) -> Self:
-        has_body = self.text is not None or self.html is not None
-        if self.template is None and not has_body:
-            raise ValueError("needs either a template or a text and/or html body; got neither")
-        if self.template is not None and has_body:
-            raise ValueError("takes a template or a text/html body, not both")
-        return self
-
-
-class SendEmail(EmailContent):
-    """Send one email to one or more recipients."""
-
-    to: list[EmailStr] = Field(min_length=1, max_length=100)
-    cc: list[EmailStr] = Field(default_factory=list, max_length=100)
-    bcc: list[EmailStr] = Field(default_factory=list, max_length=100)
-    reply_to: EmailStr | None = None
-    attachments: list[Attachment] = Field(default_factory=list, max_length=20)
-    message_key: HeaderText | None = Field(
-        None, max_length=200, description="Sent at most once per key; default: the job's id."
-    )
-
-    @model_validator(mode="after")
-    def _template_renders(self) -> Self:
-        if self.template is not None:
-            from jobs.email import render
-
-            render.check(self.template, self.context)
-        return self
-
-
-class Recipient(BaseModel):
-    """One recipient of a newsletter, with context merged over the shared context."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    email: EmailStr
-    context: dict[str, Any] = Field(default_factory=dict)
-
-
-class SendNewsletter(EmailContent):
-    """Send one message to many recipients, in chunks over reused SMTP connections."""
-
-    recipients: list[Recipient] = Field(min_length=1, max_length=10_000)
-    chunk_size: int = Field(50, ge=1, le=500)
-    campaign_key: HeaderText | None = Field(
-        None, max_length=200, description="Each recipient gets at most one message per key."
-    )
-
-    @model_validator(mode="after")
-    def _unique_recipients(self) -> Self:
-        seen: set[str] = set()
-        for recipient in self.recipients:
-            address = recipient.email.lower()
-            if address in seen:
-                raise ValueError(f"recipients must be unique; {recipient.email!r} is listed twice")
-            seen.add(address)
-            if self.template is not None:
-                self._check_template_for(recipient)
-        return self
-
-    def _check_template_for(self, recipient: Recipient) -> None:
-        from jobs.email import render
-
-        assert self.template is not None
-        try:
-            render.check(self.template, {**self.context, **recipient.context})
-        except ValueError as exc:
-            raise ValueError(f"recipient {recipient.email}: {exc}") from None

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from jobs.data.params import CancelStaleOrders, DailyRollups, ExportTable, WeeklyReport
+from jobs.email.params import SendEmail, SendNewsletter
 from jobs.errors import InvalidJobParams
 from jobs.images.params import ImagesToPdf, MakeThumbnails, ProcessImage, TranscodeVideo
 from jobs.maintenance.params import (
@@ -28,7 +29,7 @@ from jobs.maintenance.params import (
     SendReminders,
 )
 from jobs.outbound.params import ApiCall, DeliverWebhook
-from jobs.params import JobParams, Ping, SendEmail, SendNewsletter
+from jobs.params import JobParams, Ping
 
 URGENT, NORMAL, LOW = 1, 5, 10
 PRIORITIES = range(URGENT, LOW + 1)

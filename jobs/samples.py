@@ -10,6 +10,7 @@ from jobs.client import Client
 from jobs.data.params import CancelStaleOrders, DailyRollups, ExportTable, WeeklyReport
 from jobs.db.engine import session
 from jobs.db.models import WebhookEndpoint
+from jobs.email.params import Recipient, SendEmail, SendNewsletter
 from jobs.images import samples as media_samples
 from jobs.maintenance.params import (
     CleanupDatabase,
@@ -19,7 +20,7 @@ from jobs.maintenance.params import (
     SendReminders,
 )
 from jobs.outbound.params import ApiCall, DeliverWebhook
-from jobs.params import JobParams, Recipient, SendEmail, SendNewsletter
+from jobs.params import JobParams
 from jobs.settings import Settings
 from jobs.status import Job
 

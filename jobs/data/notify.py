@@ -6,8 +6,8 @@ from pydantic import ValidationError
 
 from jobs.client import Client
 from jobs.data.report import Report, summary
+from jobs.email.params import Attachment, SendEmail
 from jobs.errors import PermanentJobError
-from jobs.params import Attachment, SendEmail
 from jobs.settings import get_settings
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, Select, Table, select
-
-from jobs.db.models import Base
+if TYPE_CHECKING:  # the ORM is imported only to query, not to validate parameters
+    from sqlalchemy import Column, Select, Table
 
 ALLOWED_COLUMNS: dict[str, tuple[str, ...]] = {
     "users": ("id", "email", "name", "created_at"),
@@ -56,6 +55,8 @@ def check_columns(table: str, names: list[str]) -> list[str]:
 
 def table_of(name: str) -> Table:
     """The SQLAlchemy table of an allow-listed name."""
+    from jobs.db.models import Base
+
     return Base.metadata.tables[check_table(name)]
 
 
@@ -68,5 +69,7 @@ def columns_of(name: str, names: list[str] | None) -> list[Column[object]]:
 
 def ordered_select(name: str, names: list[str] | None) -> Select[*tuple[Any, ...]]:
     """SELECT of the chosen columns, in primary-key order."""
+    from sqlalchemy import select
+
     table = table_of(name)
     return select(*columns_of(name, names)).order_by(*table.primary_key.columns)

@@ -9,7 +9,7 @@ from email.utils import make_msgid, parseaddr
 from typing import Any
 
 from jobs.email import render
-from jobs.params import Attachment, EmailContent
+from jobs.email.params import Attachment, EmailContent
 
 
 def body_of(

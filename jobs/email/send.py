@@ -10,8 +10,8 @@ from smtplib import SMTP
 from jobs import ledger
 from jobs.db.models import EffectStatus
 from jobs.email import message, smtp
+from jobs.email.params import Recipient, SendEmail, SendNewsletter
 from jobs.errors import PermanentJobError
-from jobs.params import Recipient, SendEmail, SendNewsletter
 from jobs.settings import get_settings
 
 KIND = "email"

@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 from jobs.client import Client
 from jobs.db.engine import get_engine
 from jobs.db.models import Subscription, User
+from jobs.email.params import SendEmail
 from jobs.errors import PermanentJobError
 from jobs.outbound.params import ApiCall
-from jobs.params import SendEmail
 from jobs.settings import Settings, get_settings
 
 ACTIVE = "active"

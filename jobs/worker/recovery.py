@@ -68,7 +68,6 @@ from jobs.worker.heartbeats import HEARTBEAT
 
 log = logging.getLogger("jobs.recovery")
 PROBE = "jobs.recovery.probe"
-GAVE_UP = "TooManyCrashes"
 RECENT = timedelta(
     hours=1
 )  # crashes older than this (e.g. before the service ran) stay as they are
@@ -281,7 +280,7 @@ class Recovery:
                 f"automatic re-runs for {job_type} jobs); the last crash: {crash}"
             )
             await self.client.set_flow_run_state(
-                run.id, Failed(name=GAVE_UP, message=message), force=True
+                run.id, Failed(name=history.GAVE_UP, message=message), force=True
             )
             await self._note(run.id, f"Failed: {message}")
             log.warning("flow run %s (%s) %s", run.id, run.name, message)

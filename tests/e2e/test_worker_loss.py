@@ -20,10 +20,10 @@ from deployments import automations
 from jobs import services
 from jobs.client import Client, _sync
 from jobs.db.models import EffectStatus
+from jobs.history import GAVE_UP
 from jobs.ledger import status_of
 from jobs.settings import Settings
 from jobs.status import JobState
-from jobs.worker.recovery import GAVE_UP
 from tests.e2e.test_email_jobs import unique_address, welcome
 from tests.support.runs import until
 from tests.support.smtp import Recorder

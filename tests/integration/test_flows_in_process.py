@@ -19,7 +19,7 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import Artifact, State, StateType, TaskRun
 
 from flows import mail
-from jobs.params import Recipient, SendEmail, SendNewsletter
+from jobs.email.params import Recipient, SendEmail, SendNewsletter
 from tests.support.smtp import Recorder
 
 pytestmark = pytest.mark.usefixtures("prefect_server", "app_db")

@@ -20,9 +20,10 @@ from prefect.states import Crashed, Pending, Running
 
 from jobs import history
 from jobs.client import Client
+from jobs.history import GAVE_UP
 from jobs.settings import Settings
 from jobs.worker import heartbeats
-from jobs.worker.recovery import GAVE_UP, Recovery, Sweep
+from jobs.worker.recovery import Recovery, Sweep
 from tests.support.runs import until
 from tests.support.stack import Stack
 

@@ -15,9 +15,9 @@ import pytest
 from jobs import ledger
 from jobs.db.models import EffectStatus
 from jobs.email import send
+from jobs.email.params import Recipient, SendEmail, SendNewsletter
 from jobs.email.smtp import connect, deliver
 from jobs.errors import PermanentJobError
-from jobs.params import Recipient, SendEmail, SendNewsletter
 from jobs.settings import get_settings
 from tests.support.smtp import Recorder
 

@@ -9,8 +9,9 @@ import pytest
 
 from jobs import registry
 from jobs.client import Client, _checked_keys, _start_time
+from jobs.email.params import SendEmail
 from jobs.errors import InvalidJobParams, SubmitFailed
-from jobs.params import JobParams, SendEmail
+from jobs.params import JobParams
 from jobs.settings import Settings
 
 DEAD_URL = "http://127.0.0.1:9/api"  # the discard port: nothing answers there

@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from jobs.email import message
-from jobs.params import SendEmail, SendNewsletter
+from jobs.email.params import SendEmail, SendNewsletter
 
 SENDER = "Jobs <jobs@mail.example.org>"
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from jobs import registry
+from jobs.email.params import MAX_ATTACHMENT_BYTES, Attachment, Recipient, SendEmail, SendNewsletter
 from jobs.errors import InvalidJobParams, JobsError
-from jobs.params import MAX_ATTACHMENT_BYTES, Attachment, Recipient, SendEmail, SendNewsletter
 
 EMAIL = registry.job_type("email")
 NEWSLETTER = registry.job_type("newsletter")
