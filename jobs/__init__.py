@@ -5,15 +5,30 @@ import jobs
 client = jobs.Client()
 job = client.submit("email", {"to": ["ada@example.com"], "subject": "Hi", "text": "Hello"})
 client.wait(job).state  # JobState.COMPLETED
+
+Every job type's parameter model is exported too (``jobs.SendEmail``, ``jobs.DeliverWebhook``,
+...): ``client.submit(jobs.SendEmail(...))`` picks the job type from the model.
 """
 
 from jobs.client import Client
-from jobs.email.params import SendEmail, SendNewsletter
+from jobs.data.params import CancelStaleOrders, DailyRollups, ExportTable, WeeklyReport
+from jobs.email.params import Attachment, Recipient, SendEmail, SendNewsletter
 from jobs.errors import InvalidJobParams, JobNotFound, JobsError, PermanentJobError, SubmitFailed
+from jobs.images.params import ImagesToPdf, MakeThumbnails, ProcessImage, TranscodeVideo
+from jobs.maintenance.params import (
+    CleanupDatabase,
+    InvalidateCache,
+    PruneJobHistory,
+    RenewSubscriptions,
+    SendReminders,
+)
+from jobs.outbound.params import ApiCall, DeliverWebhook
+from jobs.params import JobParams, Ping
 from jobs.settings import Settings
 from jobs.status import Job, JobState, JobStatus, QueueStats, RecurringJob
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - grouped: the client, then the parameter models
+    # the client, its settings, results and errors
     "Client",
     "InvalidJobParams",
     "Job",
@@ -24,8 +39,28 @@ __all__ = [
     "PermanentJobError",
     "QueueStats",
     "RecurringJob",
-    "SendEmail",
-    "SendNewsletter",
     "Settings",
     "SubmitFailed",
+    # parameter models, one per job type (the catalogue: jobs/registry.py)
+    "ApiCall",
+    "Attachment",
+    "CancelStaleOrders",
+    "CleanupDatabase",
+    "DailyRollups",
+    "DeliverWebhook",
+    "ExportTable",
+    "ImagesToPdf",
+    "InvalidateCache",
+    "JobParams",
+    "MakeThumbnails",
+    "Ping",
+    "ProcessImage",
+    "PruneJobHistory",
+    "Recipient",
+    "RenewSubscriptions",
+    "SendEmail",
+    "SendNewsletter",
+    "SendReminders",
+    "TranscodeVideo",
+    "WeeklyReport",
 ]

@@ -30,7 +30,7 @@ class Settings(BaseSettings):
         None, description="Prefect API URL; default http://<server_host>:<server_port>/api."
     )
     prefect_database_url: str | None = Field(
-        None, description="Prefect server database; default SQLite in <home>/prefect.db."
+        None, description="Prefect server database; default SQLite in <home>/prefect/prefect.db."
     )
     database_url: str | None = Field(
         None, description="Application database (SQLAlchemy URL); default SQLite <home>/app.db."

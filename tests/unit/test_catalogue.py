@@ -55,3 +55,11 @@ def test_names_are_unique() -> None:
     for field in ("flow", "deployment", "entrypoint"):
         values = [getattr(job_type, field) for job_type in JOB_TYPES.values()]
         assert len(values) == len(set(values)), field
+
+
+def test_every_job_types_parameter_model_is_exported_by_name() -> None:
+    import jobs
+
+    for job_type in JOB_TYPES.values():
+        name = job_type.params.__name__
+        assert name in jobs.__all__ and getattr(jobs, name) is job_type.params
