@@ -11,7 +11,6 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 
 from jobs.client import Client, _sync
 from jobs.data import dates
-from jobs.errors import InvalidJobParams
 from jobs.settings import Settings
 from jobs.status import JobState
 from tests.support.data import (
@@ -75,17 +74,6 @@ def test_export_files_read_back_equal_to_the_table(
                 want["user_id"],
             )
             assert abs(stored_time(row["created_at"]) - stored_time(want["created_at"])) <= slack
-
-
-def test_export_of_a_table_or_column_off_the_allow_list_is_refused(client: Client) -> None:
-    before = client.stats("export").total
-
-    with pytest.raises(InvalidJobParams, match="table: Value error, must be one of the exportable"):
-        client.submit("export", {"table": "side_effects"})
-    with pytest.raises(InvalidJobParams, match=r"columns \['token'\] are not exportable"):
-        client.submit("export", {"table": "sessions", "columns": ["id", "token"]})
-
-    assert client.stats("export").total == before
 
 
 def test_weekly_report_matches_sql_and_is_mailed_with_its_chart(

@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
-
-import pytest
 from prefect.client.orchestration import get_client
 from prefect.states import Scheduled
 
 from jobs.client import Client, _sync
 from jobs.status import JobState
+from tests.support.emails import unique_address, welcome
 from tests.support.smtp import Recorder
-
-
-def welcome(address: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "to": [address],
-        "subject": "Welcome aboard",
-        "template": "welcome",
-        "context": {"name": "Ada", "app_name": "Jobs"},
-        **extra,
-    }
-
-
-def unique_address() -> str:
-    return f"user-{uuid.uuid4().hex[:10]}@example.com"
 
 
 def test_submitted_email_arrives_and_job_completes(client: Client, smtp: Recorder) -> None:
@@ -113,14 +96,3 @@ def test_failed_job_can_be_retried(client: Client, smtp: Recorder) -> None:
 
     assert status.state is JobState.COMPLETED, status.failure_reason
     assert len(smtp.to(address)) == 1
-
-
-def test_invalid_params_are_refused_and_nothing_is_enqueued(client: Client) -> None:
-    from jobs.errors import InvalidJobParams
-
-    before = client.stats("email").total
-    with pytest.raises(InvalidJobParams, match=r"to\.0: value is not a valid email address"):
-        client.submit("email", welcome("not-an-address"))
-    with pytest.raises(InvalidJobParams, match="CR or LF"):
-        client.submit("email", welcome(unique_address(), subject="Hi\r\nBcc: all@example.com"))
-    assert client.stats("email").total == before

@@ -23,7 +23,7 @@ from jobs.client import Client
 from jobs.services import PROJECT_DIR
 from jobs.settings import Settings
 from jobs.status import JobState
-from tests.e2e.test_email_jobs import unique_address, welcome
+from tests.support.emails import unique_address, welcome
 
 
 def free_port() -> int:

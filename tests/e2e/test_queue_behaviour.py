@@ -9,7 +9,7 @@ from prefect.client.schemas.actions import WorkPoolUpdate
 
 from jobs.client import Client, _sync
 from jobs.status import JobState
-from tests.e2e.test_email_jobs import unique_address, welcome
+from tests.support.emails import unique_address, welcome
 from tests.support.smtp import Recorder
 from tests.support.stack import Stack
 

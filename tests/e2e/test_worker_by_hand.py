@@ -13,7 +13,7 @@ import pytest
 from jobs import services
 from jobs.client import Client
 from jobs.status import JobState
-from tests.e2e.test_email_jobs import unique_address, welcome
+from tests.support.emails import unique_address, welcome
 from tests.support.smtp import Recorder
 from tests.support.stack import Stack
 

@@ -24,7 +24,7 @@ from jobs.history import GAVE_UP
 from jobs.ledger import status_of
 from jobs.settings import Settings
 from jobs.status import JobState
-from tests.e2e.test_email_jobs import unique_address, welcome
+from tests.support.emails import unique_address, welcome
 from tests.support.runs import until
 from tests.support.smtp import Recorder
 from tests.support.stack import Stack

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from jobs.client import Client
 from jobs.db.engine import get_engine
 from jobs.db.migrate import migrate
+from tests.support.stack import Stack
 
 
 @pytest.fixture
@@ -20,3 +22,10 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     engine = get_engine(url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def client(prefect_server: Stack) -> Client:
+    """A client of the session's server, with every job type deployed."""
+    prefect_server.deploy()
+    return Client(prefect_server.settings)

@@ -15,13 +15,6 @@ from jobs.client import Client
 from jobs.errors import InvalidJobParams
 from jobs.status import JobState
 from tests.support.runs import discard
-from tests.support.stack import Stack
-
-
-@pytest.fixture(scope="module")
-def client(prefect_server: Stack) -> Client:
-    prefect_server.deploy()
-    return Client(prefect_server.settings)
 
 
 def forget(client: Client, ids: list[UUID]) -> None:

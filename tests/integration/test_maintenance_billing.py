@@ -18,15 +18,8 @@ from jobs.maintenance.billing import add_months, as_utc, renew, send_reminders
 from jobs.settings import Settings
 from tests.support.receiver import Receiver
 from tests.support.runs import discard
-from tests.support.stack import Stack
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-
-
-@pytest.fixture(scope="module")
-def client(prefect_server: Stack) -> Client:
-    prefect_server.deploy()
-    return Client(prefect_server.settings)
 
 
 @pytest.fixture

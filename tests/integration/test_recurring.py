@@ -15,7 +15,6 @@ from jobs.client import Client
 from jobs.errors import JobNotFound
 from jobs.registry import JOB_TYPES
 from tests.support.runs import discard, until
-from tests.support.stack import Stack
 
 SCHEDULES = {
     "db_cleanup": "0 2 * * *",
@@ -24,12 +23,6 @@ SCHEDULES = {
     "renewals": "0 * * * *",
     "retention": "40 * * * *",
 }
-
-
-@pytest.fixture(scope="module")
-def client(prefect_server: Stack) -> Client:
-    prefect_server.deploy()
-    return Client(prefect_server.settings)
 
 
 def slots(cron: str, after: datetime, count: int) -> list[datetime]:
