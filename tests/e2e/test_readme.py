@@ -12,7 +12,8 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def python_blocks() -> list[str]:
-    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    """The README's top-level Python examples (not the indented steps of a list)."""
+    return re.findall(r"^```python\n(.*?)^```", README.read_text(), flags=re.DOTALL | re.M)
 
 
 def test_readme_example_runs(client: Client, smtp: Recorder) -> None:
