@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import socket
 import threading
@@ -15,6 +16,7 @@ from contextlib import suppress
 from types import FrameType
 
 from prefect.client.orchestration import PrefectClient
+from prefect.context import refresh_global_settings_context
 
 from jobs import samples, services
 from jobs.client import Client
@@ -187,4 +189,9 @@ def main() -> None:
     options = {key: value for key in ("name", "limit") if (value := getattr(args, key))}
     if options and args.command != "worker":
         parser.error("--name and --limit go with the worker command")
-    COMMANDS[args.command](get_settings(), **options)
+    settings = get_settings()
+    # Prefect's own settings (API URL, home, ...) follow the JOBS_ settings, in this process and
+    # in every process it starts (a worker's forked runs, the jobs they submit): one server.
+    os.environ.update(services.prefect_env(settings))
+    refresh_global_settings_context()
+    COMMANDS[args.command](settings, **options)

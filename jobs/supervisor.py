@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from jobs.worker.processes import describe_exit
+from jobs.exits import describe_exit
 
 Start = Callable[[], subprocess.Popen[bytes]]
 

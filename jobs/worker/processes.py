@@ -68,10 +68,3 @@ class RunProcess:
             except (ProcessLookupError, PermissionError):  # not yet its own group leader
                 os.kill(pid, signal.SIGKILL)
         self.process.join(timeout=5)
-
-
-def describe_exit(code: int) -> str:
-    """Words for a process exit code; negative codes are signals."""
-    if code < 0:
-        return f"killed by signal {signal.Signals(-code).name}"
-    return f"exited with code {code}"

@@ -35,9 +35,10 @@ from prefect.flows import Flow, load_flow_from_entrypoint
 from prefect.states import Cancelled, Crashed, Failed, Pending
 from prefect.utilities.engine import propose_state
 
+from jobs.exits import describe_exit
 from jobs.registry import JOB_TYPES
 from jobs.worker import heartbeats, wakeup
-from jobs.worker.processes import RunProcess, describe_exit, warm_context, warm_up
+from jobs.worker.processes import RunProcess, warm_context, warm_up
 
 log = logging.getLogger("jobs.worker")
 BY_ENTRYPOINT = {job_type.entrypoint: job_type for job_type in JOB_TYPES.values()}
