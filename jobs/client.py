@@ -77,7 +77,9 @@ class Client:
         keys = None if idempotency_key is None else [idempotency_key]
         params_list = [params if params is not None else job_type]
         kind_name = job_type if isinstance(job_type, str) else None
-        jobs = await self._submit(kind_name, params_list, priority, delay, run_at, keys, tags)
+        jobs = await self._submit(
+            kind_name, params_list, priority, delay, run_at, keys, tags, batch=False
+        )
         return jobs[0]
 
     def submit(
@@ -102,7 +104,7 @@ class Client:
         Returns the jobs in the order of ``params_list``.
         """
         return await self._submit(
-            job_type, params_list, priority, delay, run_at, idempotency_keys, tags
+            job_type, params_list, priority, delay, run_at, idempotency_keys, tags, batch=True
         )
 
     def submit_many(
@@ -120,8 +122,10 @@ class Client:
         run_at: datetime | None,
         keys: Sequence[str] | None,
         tags: Iterable[str],
+        *,
+        batch: bool,
     ) -> list[Job]:
-        kind, models = self._validated(job_type, params_list)
+        kind, models = self._validated(job_type, params_list, batch=batch)
         queue = registry.queue_for(priority)
         when = _start_time(delay, run_at)
         checked_keys = _checked_keys(keys, len(models))
@@ -136,13 +140,13 @@ class Client:
         return [Job(id=run_id, job_type=kind.name) for run_id in ids]
 
     def _validated(
-        self, job_type: str | None, params_list: Sequence[Any]
+        self, job_type: str | None, params_list: Sequence[Any], *, batch: bool = True
     ) -> tuple[registry.JobType, list[JobParams]]:
+        """The job type and the checked parameters; messages name a batch's jobs by index."""
         if job_type is None:
             kind = registry.job_type_of(params_list[0])
         else:
             kind = registry.job_type(job_type)
-        batch = len(params_list) > 1
         models = [
             registry.validate(kind, params, index if batch else None)
             for index, params in enumerate(params_list)
@@ -150,8 +154,9 @@ class Client:
         for index, model in enumerate(models):
             size = len(json.dumps(model.model_dump(mode="json")))
             if size > self.settings.max_params_bytes:
+                which = f" #{index}" if batch else ""
                 raise InvalidJobParams(
-                    f"{kind.name} job parameters #{index} are {size} bytes as JSON; "
+                    f"{kind.name} job parameters{which} are {size} bytes as JSON; "
                     f"at most {self.settings.max_params_bytes} are accepted"
                 )
         return kind, models

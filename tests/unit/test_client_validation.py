@@ -202,6 +202,33 @@ def test_oversize_params_are_refused_before_the_server_is_contacted() -> None:
         client.submit("email", email(text="x" * 300))
 
 
+def test_oversize_params_of_a_single_submit_are_not_named_by_an_index() -> None:
+    client = Client(Settings(prefect_api_url=DEAD_URL, max_params_bytes=200))
+
+    with pytest.raises(InvalidJobParams) as info:
+        client.submit("email", email(text="x" * 300))
+
+    assert str(info.value).startswith("email job parameters are ")
+    assert "#" not in str(info.value)
+
+
+def test_oversize_params_in_a_batch_are_named_by_their_index_even_alone() -> None:
+    client = Client(Settings(prefect_api_url=DEAD_URL, max_params_bytes=200))
+
+    with pytest.raises(InvalidJobParams, match=r"^email job parameters #0 are "):
+        client.submit_many("email", [email(text="x" * 300)])
+
+
+def test_invalid_params_of_a_single_submit_are_not_named_by_an_index(offline: Client) -> None:
+    with pytest.raises(InvalidJobParams, match=r"^invalid email job parameters: to\.0: "):
+        offline.submit("email", email(to=["broken"]))
+
+
+def test_invalid_params_in_a_batch_of_one_are_named_by_their_index(offline: Client) -> None:
+    with pytest.raises(InvalidJobParams, match=r"^invalid email job parameters #0: to\.0: "):
+        offline.submit_many("email", [email(to=["broken"])])
+
+
 def test_one_bad_job_in_a_batch_stops_the_whole_batch(offline: Client) -> None:
     batch = [email(), email(), email(to=["broken"])]
 
