@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
-from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -19,13 +19,15 @@ from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.states import Cancelled, Cancelling, Scheduled
 
 from jobs import _runs, _submit, history, recurring, registry
-from jobs.errors import InvalidJobParams, JobNotFound, JobsError, SubmitFailed
+from jobs._options import SubmitOptions
+from jobs.errors import InvalidJobParams, JobNotFound, JobsError, SubmitFailed, received
 from jobs.params import JobParams
 from jobs.settings import Settings, get_settings
 from jobs.status import Job, JobStatus, QueueStats, RecurringJob
 
 T = TypeVar("T")
 Params = JobParams | Mapping[str, Any]
+Tags = list[str] | tuple[str, ...] | AbstractSet[str]
 _RETRYABLE = {StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
 _NOT_STARTED = {StateType.SCHEDULED, StateType.PAUSED, StateType.PENDING}
 
@@ -71,20 +73,71 @@ class Client:
         delay: timedelta | float | None = None,
         run_at: datetime | None = None,
         idempotency_key: str | None = None,
-        tags: Iterable[str] = (),
+        tags: Tags = (),
     ) -> Job:
-        """Submit one job; returns at once with its handle. Invalid parameters raise first."""
-        keys = None if idempotency_key is None else [idempotency_key]
-        params_list = [params if params is not None else job_type]
+        """Submit one job; returns at once with its handle.
+
+        ``job_type`` is a job type's name with its ``params``, or a parameter model (such as
+        ``jobs.SendEmail``) alone. The options, each checked before anything is sent:
+
+        - ``priority``: an integer from 1 (urgent) to 10 (low); 5 by default.
+        - ``delay``: seconds (int or float, not bool or str) or a timedelta, finite, from 0 to
+          3650 days; or ``run_at``: a timezone-aware datetime. Not both; neither means now.
+        - ``idempotency_key``: a non-empty string of at most 255 characters; submitting again
+          with the same key returns the same job.
+        - ``tags``: a list, tuple or set of at most 50 non-empty strings of at most 100
+          characters each, none starting with ``job:`` (the client adds ``job:<type>``).
+
+        Any other value, and invalid parameters, raise InvalidJobParams naming the option or
+        field, what it takes and what it was given.
+        """
+        if isinstance(job_type, str):
+            registry.job_type(job_type)  # an unknown job type is refused first
+        elif not isinstance(job_type, JobParams):
+            raise InvalidJobParams(
+                "job_type: expected a job type's name or a parameter model such as "
+                f"jobs.SendEmail, got {received(job_type)}"
+            )
+        elif params is not None:
+            raise InvalidJobParams(
+                f"params: expected none with a {type(job_type).__name__} model as job_type, "
+                f"got {received(params)}"
+            )
+        options = SubmitOptions.checked(
+            priority=priority,
+            delay=delay,
+            run_at=run_at,
+            idempotency_key=idempotency_key,
+            tags=tags,
+        )
         kind_name = job_type if isinstance(job_type, str) else None
-        jobs = await self._submit(kind_name, params_list, priority, delay, run_at, keys, tags)
+        params_list = [params if params is not None else job_type]
+        jobs = await self._submit(kind_name, params_list, options, batch=False)
         return jobs[0]
 
     def submit(
-        self, job_type: str | JobParams, params: Params | None = None, **options: Any
+        self,
+        job_type: str | JobParams,
+        params: Params | None = None,
+        *,
+        priority: int = registry.NORMAL,
+        delay: timedelta | float | None = None,
+        run_at: datetime | None = None,
+        idempotency_key: str | None = None,
+        tags: Tags = (),
     ) -> Job:
         """Sync form of :meth:`submit_async`."""
-        return _sync(self.submit_async(job_type, params, **options))
+        return _sync(
+            self.submit_async(
+                job_type,
+                params,
+                priority=priority,
+                delay=delay,
+                run_at=run_at,
+                idempotency_key=idempotency_key,
+                tags=tags,
+            )
+        )
 
     async def submit_many_async(
         self,
@@ -95,40 +148,66 @@ class Client:
         delay: timedelta | float | None = None,
         run_at: datetime | None = None,
         idempotency_keys: Sequence[str] | None = None,
-        tags: Iterable[str] = (),
+        tags: Tags = (),
     ) -> list[Job]:
         """Submit many jobs of one type in bulk requests. All are validated before any is sent.
 
-        Returns the jobs in the order of ``params_list``.
+        ``params_list`` is a list or tuple of parameters; ``idempotency_keys``, if given, a list
+        or tuple of as many keys, each a non-empty string of at most 255 characters. The other
+        options are :meth:`submit_async`'s and apply to every job. Returns the jobs in the order
+        of ``params_list``. A refused job or option raises InvalidJobParams (naming the job by
+        its index) and nothing is submitted.
         """
-        return await self._submit(
-            job_type, params_list, priority, delay, run_at, idempotency_keys, tags
+        registry.job_type(job_type)  # an unknown job type is refused first, as by submit
+        options = SubmitOptions.checked(
+            params_list=params_list,
+            priority=priority,
+            delay=delay,
+            run_at=run_at,
+            idempotency_keys=idempotency_keys,
+            tags=tags,
         )
+        return await self._submit(job_type, params_list, options, batch=True)
 
     def submit_many(
-        self, job_type: str, params_list: Sequence[Params], **options: Any
+        self,
+        job_type: str,
+        params_list: Sequence[Params],
+        *,
+        priority: int = registry.NORMAL,
+        delay: timedelta | float | None = None,
+        run_at: datetime | None = None,
+        idempotency_keys: Sequence[str] | None = None,
+        tags: Tags = (),
     ) -> list[Job]:
         """Sync form of :meth:`submit_many_async`."""
-        return _sync(self.submit_many_async(job_type, params_list, **options))
+        return _sync(
+            self.submit_many_async(
+                job_type,
+                params_list,
+                priority=priority,
+                delay=delay,
+                run_at=run_at,
+                idempotency_keys=idempotency_keys,
+                tags=tags,
+            )
+        )
 
     async def _submit(
         self,
         job_type: str | None,
         params_list: Sequence[Params | str | JobParams],
-        priority: int,
-        delay: timedelta | float | None,
-        run_at: datetime | None,
-        keys: Sequence[str] | None,
-        tags: Iterable[str],
+        options: SubmitOptions,
+        *,
+        batch: bool,
     ) -> list[Job]:
-        kind, models = self._validated(job_type, params_list)
-        queue = registry.queue_for(priority)
-        when = _start_time(delay, run_at)
-        checked_keys = _checked_keys(keys, len(models))
-        all_tags = sorted({*tags, f"job:{kind.name}"})
+        kind, models = self._validated(job_type, params_list, batch=batch)
+        queue = registry.queue_for(options.priority)
+        when = options.start_time()
+        all_tags = sorted({*options.tags, f"job:{kind.name}"})
         creates = [
             _submit.run_create(model.model_dump(mode="json"), key, when, all_tags, queue)
-            for model, key in zip(models, checked_keys, strict=True)
+            for model, key in zip(models, options.keys(len(models)), strict=True)
         ]
         async with self._prefect(f"submit {kind.name} jobs") as client:
             deployment_id = await self._deployment_id(client, kind)
@@ -136,13 +215,13 @@ class Client:
         return [Job(id=run_id, job_type=kind.name) for run_id in ids]
 
     def _validated(
-        self, job_type: str | None, params_list: Sequence[Any]
+        self, job_type: str | None, params_list: Sequence[Any], *, batch: bool = True
     ) -> tuple[registry.JobType, list[JobParams]]:
+        """The job type and the checked parameters; messages name a batch's jobs by index."""
         if job_type is None:
             kind = registry.job_type_of(params_list[0])
         else:
             kind = registry.job_type(job_type)
-        batch = len(params_list) > 1
         models = [
             registry.validate(kind, params, index if batch else None)
             for index, params in enumerate(params_list)
@@ -150,8 +229,9 @@ class Client:
         for index, model in enumerate(models):
             size = len(json.dumps(model.model_dump(mode="json")))
             if size > self.settings.max_params_bytes:
+                which = f" #{index}" if batch else ""
                 raise InvalidJobParams(
-                    f"{kind.name} job parameters #{index} are {size} bytes as JSON; "
+                    f"{kind.name} job parameters{which} are {size} bytes as JSON; "
                     f"at most {self.settings.max_params_bytes} are accepted"
                 )
         return kind, models
@@ -303,28 +383,3 @@ def _job_type_of(run: FlowRun) -> str:
         if tag.startswith("job:"):
             return tag.removeprefix("job:")
     return "unknown"
-
-
-def _start_time(delay: timedelta | float | None, run_at: datetime | None) -> datetime | None:
-    if delay is not None and run_at is not None:
-        raise InvalidJobParams("give delay or run_at, not both")
-    if delay is not None:
-        seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
-        if not math.isfinite(seconds):
-            raise InvalidJobParams(f"delay must be a finite number of seconds; got {delay!r}")
-        if seconds < 0:
-            raise InvalidJobParams(f"delay must be zero or more seconds; got {seconds}")
-        return datetime.now(UTC) + timedelta(seconds=seconds)
-    if run_at is not None and run_at.tzinfo is None:
-        raise InvalidJobParams(f"run_at must be timezone-aware; got naive {run_at.isoformat()}")
-    return run_at
-
-
-def _checked_keys(keys: Sequence[str] | None, count: int) -> list[str | None]:
-    if keys is None:
-        return [None] * count
-    if len(keys) != count:
-        raise InvalidJobParams(f"expected {count} idempotency keys, one per job; got {len(keys)}")
-    if any(not isinstance(key, str) or not key for key in keys):
-        raise InvalidJobParams("idempotency keys must be non-empty strings")
-    return list(keys)

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from jobs.data.params import CancelStaleOrders, DailyRollups, ExportTable, WeeklyReport
 from jobs.email.params import SendEmail, SendNewsletter
-from jobs.errors import InvalidJobParams
+from jobs.errors import InvalidJobParams, received
 from jobs.images.params import ImagesToPdf, MakeThumbnails, ProcessImage, TranscodeVideo
 from jobs.maintenance.params import (
     CleanupDatabase,
@@ -33,6 +33,7 @@ from jobs.params import JobParams, Ping
 
 URGENT, NORMAL, LOW = 1, 5, 10
 PRIORITIES = range(URGENT, LOW + 1)
+PRIORITY_EXPECTED = f"an integer from {URGENT} (urgent) to {LOW} (low)"
 HOUR = 3600
 
 
@@ -185,11 +186,10 @@ JOB_TYPES: dict[str, JobType] = {
 
 def job_type(name: str) -> JobType:
     """The job type called ``name``."""
-    try:
+    if isinstance(name, str) and name in JOB_TYPES:
         return JOB_TYPES[name]
-    except KeyError:
-        known = ", ".join(sorted(JOB_TYPES))
-        raise InvalidJobParams(f"unknown job type {name!r}; expected one of: {known}") from None
+    known = ", ".join(sorted(JOB_TYPES))
+    raise InvalidJobParams(f"job_type: expected one of {known}, got {received(name)}")
 
 
 def job_type_of(params: JobParams) -> JobType:
@@ -233,9 +233,7 @@ def _describe(kind: JobType, exc: ValidationError, index: int | None) -> str:
 def queue_for(priority: int) -> str:
     """The work queue for a job priority (1 = urgent ... 10 = low)."""
     if isinstance(priority, bool) or not isinstance(priority, int) or priority not in PRIORITIES:
-        raise InvalidJobParams(
-            f"priority must be an integer from {URGENT} (urgent) to {LOW} (low); got {priority!r}"
-        )
+        raise InvalidJobParams(f"priority: expected {PRIORITY_EXPECTED}, got {received(priority)}")
     return f"priority-{priority}"
 
 

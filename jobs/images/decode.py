@@ -3,6 +3,7 @@ orientation applied, and JPEGs decoded at a reduced scale when the output is sma
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ FORMATS = ("JPEG", "PNG", "WEBP", "AVIF", "GIF", "TIFF", "BMP")
 _SWAPPING = {5, 6, 7, 8}  # EXIF orientations that swap width and height
 _BOMB = (Image.DecompressionBombError, Image.DecompressionBombWarning)
 _BROKEN = (*_BOMB, OSError, ValueError, SyntaxError, EOFError)
+_PIXELS = re.compile(r"Image size \((\d+) pixels\)")  # how Pillow's bomb messages begin
 
 
 @contextmanager
@@ -36,7 +38,13 @@ def reading(name: str, max_pixels: int) -> Iterator[None]:
 
 def _refusal(name: str, max_pixels: int, exc: Exception) -> PermanentJobError:
     if isinstance(exc, _BOMB):
-        return PermanentJobError(f"{name} has too many pixels (limit {max_pixels}): {exc}")
+        # Not Pillow's message: it quotes twice the limit when the image is over twice the limit
+        found = _PIXELS.match(str(exc))
+        size = f"{found[1]} pixels, " if found else ""
+        return PermanentJobError(
+            f"{name} has too many pixels (limit {max_pixels}): {size}"
+            "refused as a possible decompression bomb"
+        )
     if isinstance(exc, UnidentifiedImageError):
         return PermanentJobError(f"{name} is not an image in a known format ({', '.join(FORMATS)})")
     return PermanentJobError(f"{name} is a corrupt or truncated image: {exc}")

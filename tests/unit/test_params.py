@@ -403,8 +403,20 @@ def test_unknown_job_type_lists_the_known_types() -> None:
         registry.job_type("sms")
 
     known = ", ".join(sorted(registry.JOB_TYPES))
-    assert str(info.value) == f"unknown job type 'sms'; expected one of: {known}"
+    assert str(info.value) == f"job_type: expected one of {known}, got str 'sms'"
     assert isinstance(info.value, JobsError)
+
+
+@pytest.mark.parametrize(
+    ("name", "got"),
+    [(["email"], "list of 1 item ['email']"), (None, "NoneType None"), (5, "int 5")],
+)
+def test_a_job_type_that_is_not_a_name_is_refused_alike(name: Any, got: str) -> None:
+    with pytest.raises(InvalidJobParams) as info:
+        registry.job_type(name)
+
+    known = ", ".join(sorted(registry.JOB_TYPES))
+    assert str(info.value) == f"job_type: expected one of {known}, got {got}"
 
 
 def test_model_instance_of_the_wrong_type_is_refused() -> None:
@@ -441,7 +453,8 @@ def test_queue_for_refuses_what_is_not_a_priority(priority: Any) -> None:
         registry.queue_for(priority)
 
     assert str(info.value) == (
-        f"priority must be an integer from 1 (urgent) to 10 (low); got {priority!r}"
+        "priority: expected an integer from 1 (urgent) to 10 (low), "
+        f"got {type(priority).__name__} {priority!r}"
     )
 
 
