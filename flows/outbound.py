@@ -7,23 +7,39 @@ from typing import Any
 from prefect import flow
 from prefect.runtime import flow_run
 
+from jobs import titles
 from jobs.outbound import api, webhook
+from jobs.outbound import titles as outbound_titles
 from jobs.outbound.params import ApiCall, DeliverWebhook
 from jobs.policy import retrying_task
 from jobs.progress import Progress
 
 
-@retrying_task(retries=5, timeout_seconds=300)
+@retrying_task(
+    retries=5,
+    timeout_seconds=300,
+    name="deliver-webhook",
+    task_run_name=titles.task_run_namer("deliver-webhook", DeliverWebhook, outbound_titles.webhook),
+)
 def deliver(params: DeliverWebhook, job_id: str) -> str:
     return webhook.deliver(params, job_id)
 
 
-@retrying_task(retries=5, timeout_seconds=300)
+@retrying_task(
+    retries=5,
+    timeout_seconds=300,
+    name="call-api",
+    task_run_name=titles.task_run_namer("call-api", ApiCall, outbound_titles.api_call),
+)
 def call(params: ApiCall, job_id: str) -> dict[str, Any]:
     return api.call(params, job_id)
 
 
-@flow(name="deliver-webhook", timeout_seconds=1800)
+@flow(
+    name="deliver-webhook",
+    timeout_seconds=1800,
+    flow_run_name=titles.flow_run_namer("webhook", DeliverWebhook, outbound_titles.webhook),
+)
 def deliver_webhook(params: DeliverWebhook) -> str:
     """Deliver one signed event; retried on network errors, 408, 429 and 5xx."""
     progress = Progress.start(f"Delivering {params.event!r}")
@@ -32,7 +48,11 @@ def deliver_webhook(params: DeliverWebhook) -> str:
     return outcome
 
 
-@flow(name="call-api", timeout_seconds=1800)
+@flow(
+    name="call-api",
+    timeout_seconds=1800,
+    flow_run_name=titles.flow_run_namer("api_call", ApiCall, outbound_titles.api_call),
+)
 def call_api(params: ApiCall) -> dict[str, Any]:
     """Make one API call; returns its status and (size-limited) response body."""
     progress = Progress.start(f"{params.method} {params.url}")
