@@ -55,7 +55,7 @@ def deliver_webhook(params: DeliverWebhook) -> str:
 )
 def call_api(params: ApiCall) -> dict[str, Any]:
     """Make one API call; returns its status and (size-limited) response body."""
-    progress = Progress.start(f"{params.method} {params.url}")
+    progress = Progress.start(f"{params.method} {titles.where(params.url)}")
     result = call(params, str(flow_run.id))
     progress.update(100, f"HTTP {result['status']}")
     return result

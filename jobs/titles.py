@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel
 
@@ -42,6 +42,25 @@ def host(url: str) -> str:
     """The host of ``url``: no user, password, port, path, query or fragment."""
     try:
         return urlsplit(url).hostname or "?"
+    except ValueError:
+        return "?"
+
+
+def where(url: str) -> str:
+    """Host and path of ``url`` (for log lines): no user, password, query or fragment."""
+    try:
+        parts = urlsplit(url)
+        return f"{parts.hostname or '?'}{parts.path or '/'}"
+    except ValueError:
+        return "?"
+
+
+def without_query(url: str) -> str:
+    """``url`` without user, password, query or fragment (for error messages)."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc.rpartition("@")[2]
+        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
     except ValueError:
         return "?"
 

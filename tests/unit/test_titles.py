@@ -63,6 +63,9 @@ def test_shorten_makes_one_line_of_control_characters() -> None:
 def test_host_drops_credentials_port_path_and_query() -> None:
     url = "https://user:pw@API.example.com:8443/v1/sync/tok123?token=abc#frag"
     assert titles.host(url) == "api.example.com"
+    assert titles.where(url) == "api.example.com/v1/sync/tok123"
+    assert titles.where("https://example.com?token=abc") == "example.com/"
+    assert titles.without_query(url) == "https://API.example.com:8443/v1/sync/tok123"
     assert titles.host("not a url") == "?"
 
 
