@@ -13,7 +13,9 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run
 
+from jobs import titles
 from jobs.data import batch, dates, rollup
+from jobs.data import titles as data_titles
 from jobs.data.params import CancelStaleOrders, DailyRollups, ExportTable, WeeklyReport
 from jobs.policy import retrying_task
 from jobs.progress import Progress
@@ -29,7 +31,12 @@ if TYPE_CHECKING:
     from jobs.data.report import Report
 
 
-@retrying_task(retries=EXPORT.retries, timeout_seconds=3 * 3600)
+@retrying_task(
+    retries=EXPORT.retries,
+    timeout_seconds=3 * 3600,
+    name="write-export",
+    task_run_name=titles.task_run_namer("write-export", ExportTable, data_titles.export),
+)
 def write_export(params: ExportTable, job_id: str, progress: Progress) -> dict[str, Any]:
     from jobs.data import export
 
@@ -40,7 +47,11 @@ def write_export(params: ExportTable, job_id: str, progress: Progress) -> dict[s
     return {"rows": result.rows, "chunks": result.chunks, "files": result.files}
 
 
-@flow(name=EXPORT.flow, timeout_seconds=EXPORT.time_limit)
+@flow(
+    name=EXPORT.flow,
+    timeout_seconds=EXPORT.time_limit,
+    flow_run_name=titles.flow_run_namer("export", ExportTable, data_titles.export),
+)
 def export_table(params: ExportTable) -> dict[str, Any]:
     """Export an allow-listed table to CSV, XLSX and/or Parquet in <storage>/exports/."""
     progress = Progress.start(f"Exporting {params.table}")
@@ -51,7 +62,12 @@ def export_table(params: ExportTable) -> dict[str, Any]:
     return outcome
 
 
-@retrying_task(retries=REPORT.retries, timeout_seconds=600)
+@retrying_task(
+    retries=REPORT.retries,
+    timeout_seconds=600,
+    name="build-report",
+    task_run_name="build-report week ending {week_ending} ({currency})",
+)
 def build_report(week_ending: date, currency: str) -> Report:
     from jobs.data import report
 
@@ -65,7 +81,11 @@ def email_report(built: Report, recipients: list[str], job_id: str) -> str:
     return notify.submit(notify.email(built, recipients), job_id)
 
 
-@flow(name=REPORT.flow, timeout_seconds=REPORT.time_limit)
+@flow(
+    name=REPORT.flow,
+    timeout_seconds=REPORT.time_limit,
+    flow_run_name=titles.flow_run_namer("report", WeeklyReport, data_titles.report),
+)
 def weekly_report(params: WeeklyReport) -> dict[str, Any]:
     """Aggregate one week; write CSV, XLSX and a chart; mail them through an email job."""
     from jobs.data.report import markdown
@@ -88,7 +108,11 @@ def rollup_days(days: list[date]) -> dict[date, dict[str, float]]:
     return rollup.rollup_days(days)
 
 
-@flow(name=ROLLUP.flow, timeout_seconds=ROLLUP.time_limit)
+@flow(
+    name=ROLLUP.flow,
+    timeout_seconds=ROLLUP.time_limit,
+    flow_run_name=titles.flow_run_namer("rollup", DailyRollups, data_titles.rollup),
+)
 def daily_rollup(params: DailyRollups) -> int:
     """Recompute the daily_rollups metrics of each day in the range (upsert per day+metric)."""
     start, end = params.resolved()
@@ -113,7 +137,13 @@ def cancel_chunk(before: datetime, after_id: int, size: int) -> tuple[int, int |
     return batch.cancel_chunk(before, after_id, size)
 
 
-@flow(name=STALE_ORDERS.flow, timeout_seconds=STALE_ORDERS.time_limit)
+@flow(
+    name=STALE_ORDERS.flow,
+    timeout_seconds=STALE_ORDERS.time_limit,
+    flow_run_name=titles.flow_run_namer(
+        "cancel_stale_orders", CancelStaleOrders, data_titles.stale_orders
+    ),
+)
 def cancel_stale_orders(params: CancelStaleOrders) -> dict[str, int]:
     """Cancel orders pending for too long, a chunk per transaction; a re-run continues."""
     before = batch.cutoff(params.older_than_days)

@@ -10,8 +10,10 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.client.orchestration import get_client
 
+from jobs import titles
 from jobs.client import _sync
 from jobs.maintenance import billing, cache, database, retention
+from jobs.maintenance import titles as maintenance_titles
 from jobs.maintenance.params import (
     CleanupDatabase,
     InvalidateCache,
@@ -36,7 +38,13 @@ def clean_database(params: CleanupDatabase) -> dict[str, Any]:
     return database.cleanup(get_settings(), batch_size=params.batch_size, vacuum=params.vacuum)
 
 
-@flow(name=DB_CLEANUP.flow, timeout_seconds=DB_CLEANUP.time_limit)
+@flow(
+    name=DB_CLEANUP.flow,
+    timeout_seconds=DB_CLEANUP.time_limit,
+    flow_run_name=titles.flow_run_namer(
+        "db_cleanup", CleanupDatabase, maintenance_titles.db_cleanup
+    ),
+)
 def cleanup_database(params: CleanupDatabase) -> dict[str, Any]:
     """Delete expired sessions and old ledger and HTTP-attempt rows; VACUUM/ANALYZE."""
     progress = Progress.start("Cleaning up the application database")
@@ -53,7 +61,13 @@ def sweep_storage(max_age_hours: float) -> dict[str, Any]:
     return {"deleted": swept.deleted, "freed_bytes": swept.freed_bytes, "kept": swept.kept}
 
 
-@flow(name=CACHE_CLEANUP.flow, timeout_seconds=CACHE_CLEANUP.time_limit)
+@flow(
+    name=CACHE_CLEANUP.flow,
+    timeout_seconds=CACHE_CLEANUP.time_limit,
+    flow_run_name=titles.flow_run_namer(
+        "cache_cleanup", InvalidateCache, maintenance_titles.cache_cleanup
+    ),
+)
 def invalidate_cache(params: InvalidateCache) -> dict[str, Any]:
     """Delete generated files (exports, reports, media variants) past the cache age."""
     max_age = params.max_age_hours
@@ -72,7 +86,11 @@ def submit_reminders(days_before: float, limit: int) -> list[dict[str, Any]]:
     return billing.send_reminders(billing.job_client(), days_before, limit, datetime.now(UTC))
 
 
-@flow(name=REMINDERS.flow, timeout_seconds=REMINDERS.time_limit)
+@flow(
+    name=REMINDERS.flow,
+    timeout_seconds=REMINDERS.time_limit,
+    flow_run_name=titles.flow_run_namer("reminders", SendReminders, maintenance_titles.reminders),
+)
 def send_reminders(params: SendReminders) -> int:
     """One reminder email job per subscription whose period ends soon, once per period."""
     settings = get_settings()
@@ -89,7 +107,11 @@ def submit_renewals(limit: int) -> list[dict[str, Any]]:
     return billing.renew(client, settings, limit, datetime.now(UTC))
 
 
-@flow(name=RENEWALS.flow, timeout_seconds=RENEWALS.time_limit)
+@flow(
+    name=RENEWALS.flow,
+    timeout_seconds=RENEWALS.time_limit,
+    flow_run_name=titles.flow_run_namer("renewals", RenewSubscriptions, maintenance_titles.nothing),
+)
 def renew_subscriptions(params: RenewSubscriptions) -> int:
     """Charge each ended period once (an api_call job), then start the next period."""
     if not get_settings().billing_url:
@@ -112,7 +134,11 @@ def prune_runs() -> dict[str, int]:
     return {"completed": pruned.completed, "failed": pruned.failed}
 
 
-@flow(name=RETENTION.flow, timeout_seconds=RETENTION.time_limit)
+@flow(
+    name=RETENTION.flow,
+    timeout_seconds=RETENTION.time_limit,
+    flow_run_name=titles.flow_run_namer("retention", PruneJobHistory, maintenance_titles.nothing),
+)
 def prune_job_history(params: PruneJobHistory) -> dict[str, int]:
     """Delete finished job runs past the retention policy (JOBS_RETENTION_*)."""
     progress = Progress.start("Deleting old job runs")

@@ -8,7 +8,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
-from prefect.tasks import exponential_backoff
+from prefect.tasks import TaskRunNameValueOrCallable, exponential_backoff
 
 from jobs.errors import PermanentJobError
 
@@ -26,11 +26,20 @@ R = TypeVar("R")
 
 
 def retrying_task(
-    *, retries: int, timeout_seconds: float
+    *,
+    retries: int,
+    timeout_seconds: float,
+    name: str | None = None,
+    task_run_name: TaskRunNameValueOrCallable | None = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]:
     """``@task`` with the jobs' retry policy: ``retries`` with backoff and jitter, none for
-    permanent errors, a time limit per attempt, and no result caching (tasks have effects)."""
+    permanent errors, a time limit per attempt, and no result caching (tasks have effects).
+
+    ``name`` and ``task_run_name`` are Prefect's: the task's name (default: the function's) and
+    its runs' names (see jobs/titles.py)."""
     return task(
+        name=name,
+        task_run_name=task_run_name,
         retries=retries,
         retry_delay_seconds=BACKOFF,
         retry_jitter_factor=JITTER,

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import ColumnElement, Engine, and_, func, select, update
 from sqlalchemy.orm import Session
 
+from jobs import runlog, titles
 from jobs.db.engine import get_engine
 from jobs.db.models import Order
 
@@ -54,4 +55,8 @@ def cancel_chunk(
             .values(status=CANCELLED)
             .execution_options(synchronize_session=False)
         )
-        return changed.rowcount, ids[-1]  # type: ignore[attr-defined]
+        count: int = changed.rowcount  # type: ignore[attr-defined]
+    runlog.logger(__name__).info(
+        "Cancelled %s (ids %d to %d)", titles.count(count, "stale order"), ids[0], ids[-1]
+    )
+    return count, ids[-1]

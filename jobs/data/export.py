@@ -13,6 +13,7 @@ import pandas as pd
 from sqlalchemy import Column, Connection, Date, DateTime, Engine, Select, func, select
 from sqlalchemy.exc import DataError
 
+from jobs import titles
 from jobs.data import storage, tables, writers
 from jobs.data.params import ExportTable
 from jobs.db.engine import get_engine
@@ -109,4 +110,8 @@ def _run(
             result.chunks += 1
             if on_chunk is not None:
                 on_chunk(result.rows, total)
+    for path in paths.values():  # complete now, under their final names
+        storage.log_written(
+            path, root, f"Exported {titles.count(result.rows, 'row')} of {params.table} to"
+        )
     return result

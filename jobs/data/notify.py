@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+from jobs import runlog, titles
 from jobs.client import Client
 from jobs.data.report import Report, summary
 from jobs.email.params import Attachment, SendEmail
@@ -32,6 +33,9 @@ def submit(message: SendEmail, report_job_id: str) -> str:
         message,
         idempotency_key=f"report-email-{report_job_id}",
         tags=[f"report:{report_job_id}"],
+    )
+    runlog.logger(__name__).info(
+        "Submitted email job %s: the report to %s", job.id, titles.people(message.to)
     )
     return str(job.id)
 

@@ -95,6 +95,8 @@ def build(week_ending: date, currency: str, engine: Engine | None = None) -> Rep
         table.to_excel(path, sheet_name=f"week to {week_ending}", engine="openpyxl")
     with storage.atomic(files["png"]) as path:
         chart.render(table, report.title, currency, path)
+    for path in files.values():
+        storage.log_written(path)
     return report
 
 

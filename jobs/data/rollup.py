@@ -10,6 +10,7 @@ from sqlalchemy import Engine, case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from jobs import runlog, titles
 from jobs.data import dates
 from jobs.db.engine import get_engine
 from jobs.db.models import DailyRollup, Order, User, utcnow
@@ -65,6 +66,13 @@ def rollup_days(days: Iterable[date], engine: Engine | None = None) -> dict[date
                 delete(DailyRollup).where(DailyRollup.day == day, DailyRollup.metric.not_in(values))
             )
             written[day] = values
+    if written:
+        first, last = min(written), max(written)
+        runlog.logger(__name__).info(
+            "Upserted the daily rollups of %s (%s)",
+            first if first == last else f"{first} to {last}",
+            titles.count(len(written), "day"),
+        )
     return written
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from jobs import runlog
 from jobs.settings import get_settings
 
 
@@ -15,6 +16,20 @@ def folder(name: str, root: Path | None = None) -> Path:
     path = (root or get_settings().storage_dir).resolve() / name
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def relative(path: Path, root: Path | None = None) -> str:
+    """``path`` relative to the storage root (``exports/orders-1.csv``), as log lines show it."""
+    try:
+        return path.relative_to((root or get_settings().storage_dir).resolve()).as_posix()
+    except ValueError:
+        return path.name
+
+
+def log_written(path: Path, root: Path | None = None, what: str = "Wrote") -> None:
+    """Log ``<what> reports/weekly-2026-11-22.csv (1,234 bytes)``."""
+    size = path.stat().st_size
+    runlog.logger(__name__).info("%s %s (%s bytes)", what, relative(path, root), f"{size:,}")
 
 
 def partial(path: Path) -> Path:

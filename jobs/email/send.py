@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from smtplib import SMTP
 
-from jobs import ledger
+from jobs import ledger, runlog, titles
 from jobs.db.models import EffectStatus
 from jobs.email import message, smtp
 from jobs.email.params import Recipient, SendEmail, SendNewsletter
@@ -31,12 +31,25 @@ def send_email(params: SendEmail, key: str, job_id: str) -> str:
     recipients = [*params.to, *params.cc, *params.bcc]
     found = ledger.claim(key, KIND, job_id)
     if found is not ledger.Claim.GO:
-        return _already(found, key)
+        outcome = _already(found, key)
+        _log().info("Email %s", outcome)
+        return outcome
     with _settling(key), smtp.connect(settings) as conn:
         refused = smtp.deliver(conn, msg, recipients)
     detail = f"sent {msg['Message-ID']}" + (f"; refused {refused}" if refused else "")
     ledger.settle(key, EffectStatus.DONE, detail)
+    _log().info(
+        "Sent email %s to %s (%s)%s",
+        msg["Message-ID"],
+        titles.people(recipients),
+        titles.count(len(recipients), "recipient"),
+        f"; refused by the server: {', '.join(refused)}" if refused else "",
+    )
     return detail
+
+
+def _log() -> runlog.Logger:
+    return runlog.logger(__name__)
 
 
 def _already(found: ledger.Claim, key: str) -> str:
@@ -76,6 +89,12 @@ def send_newsletter_chunk(
             outcomes[
                 _send_to(conn, params, recipient, newsletter_key(campaign, recipient), job_id)
             ] += 1
+    _log().info(
+        "Newsletter chunk of %s (%s): %s",
+        titles.count(len(recipients), "recipient"),
+        titles.people([recipient.email for recipient in recipients]),
+        ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items())),
+    )
     return outcomes
 
 

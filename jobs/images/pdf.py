@@ -6,10 +6,11 @@ from pathlib import Path, PurePosixPath
 
 from PIL import Image
 
+from jobs import titles
 from jobs.images import decode, encode
 from jobs.images.params import ImagesToPdf
 from jobs.images.resize import shrunk
-from jobs.images.storage import Storage, atomic_output
+from jobs.images.storage import Storage, atomic_output, log_written
 from jobs.settings import Settings
 
 
@@ -32,6 +33,7 @@ def images_to_pdf(params: ImagesToPdf, settings: Settings) -> str:
             quality=params.quality,
             title=params.title or PurePosixPath(params.output).stem,
         )
+    log_written(params.output, target, titles.count(len(pages), "page"))
     return params.output
 
 

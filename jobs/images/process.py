@@ -5,7 +5,7 @@ from __future__ import annotations
 from jobs.images import decode, encode, naming
 from jobs.images.params import ProcessImage
 from jobs.images.resize import resized
-from jobs.images.storage import Storage
+from jobs.images.storage import Storage, log_written
 from jobs.settings import Settings
 
 
@@ -17,13 +17,16 @@ def process_image(params: ProcessImage, settings: Settings) -> str:
     target = storage.target(output)
     box = (params.width, params.height)
     limit = settings.image_max_pixels
-    image = decode.load(source, params.source, limit, box, params.fit)
+    image = resized(
+        decode.load(source, params.source, limit, box, params.fit), box, params.fit, limit
+    )
     encode.save(
-        resized(image, box, params.fit, limit),
+        image,
         target,
         params.output_format,
         params.quality,
         optimize=params.optimize,
         keep_metadata=not params.strip_metadata,
     )
+    log_written(output, target, f"{image.width}x{image.height} px")
     return output

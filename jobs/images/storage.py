@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from jobs import runlog
 from jobs.errors import PermanentJobError
 
 
@@ -53,3 +54,9 @@ def atomic_output(final: Path) -> Iterator[Path]:
         os.replace(temp, final)
     finally:
         temp.unlink(missing_ok=True)
+
+
+def log_written(relative: str, path: Path, detail: str = "") -> None:
+    """Log the output written: ``Wrote photos/cat.600w.jpg (48,213 bytes, 600x400 px)``."""
+    size = f"{path.stat().st_size:,} bytes"
+    runlog.logger(__name__).info("Wrote %s (%s)", relative, f"{size}, {detail}" if detail else size)

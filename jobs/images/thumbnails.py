@@ -9,7 +9,7 @@ from PIL import Image
 from jobs.images import decode, encode, naming
 from jobs.images.params import MakeThumbnails
 from jobs.images.resize import shrunk
-from jobs.images.storage import Storage
+from jobs.images.storage import Storage, log_written
 from jobs.settings import Settings
 
 
@@ -20,7 +20,9 @@ def make_thumbnails(params: MakeThumbnails, settings: Settings, *, fast: bool = 
     outputs = []
     for size in params.sizes:
         name = naming.thumbnail(params.source, size, params.format)
-        encode.save(shrunk(image, size), storage.target(name), params.format, params.quality)
+        target, thumbnail = storage.target(name), shrunk(image, size)
+        encode.save(thumbnail, target, params.format, params.quality)
+        log_written(name, target, f"{thumbnail.width}x{thumbnail.height} px")
         outputs.append(name)
     return outputs
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from jobs.errors import PermanentJobError
 from jobs.images import naming
 from jobs.images.params import TranscodeVideo, VideoFormat
-from jobs.images.storage import Storage, atomic_output
+from jobs.images.storage import Storage, atomic_output, log_written
 from jobs.settings import Settings
 
 NOT_AVAILABLE = "ffmpeg not available (install Debian's ffmpeg package)"
@@ -36,11 +36,13 @@ def transcode(params: TranscodeVideo, settings: Settings, timeout: float = 3000)
     storage = Storage(settings.storage_dir)
     source = storage.source(params.source)
     output = naming.transcoded(params)
-    with atomic_output(storage.target(output)) as temp:
+    target = storage.target(output)
+    with atomic_output(target) as temp:
         codecs = _CODECS[params.format].split()
         args = ["-map", "0:v:0", "-map", "0:a:0?", *_scale(params), *codecs, "-map_metadata", "-1"]
         command = [*_input(source), *args, "-f", params.format.value, f"file:{temp}"]
         _run(program, command, params.source, timeout)
+    log_written(output, target)
     return output
 
 
@@ -50,7 +52,8 @@ def poster(params: TranscodeVideo, settings: Settings, timeout: float = 120) -> 
     storage = Storage(settings.storage_dir)
     source = storage.source(params.source)
     output = naming.poster(params.source)
-    with atomic_output(storage.target(output)) as temp:
+    target = storage.target(output)
+    with atomic_output(target) as temp:
         for at in dict.fromkeys((params.poster_at_seconds, 0.0)):
             frame = ["-frames:v", "1", *_scale(params), "-q:v", "3", "-update", "1", "-f", "image2"]
             command = ["-ss", f"{at:.3f}", *_input(source), *frame, f"file:{temp}"]
@@ -59,6 +62,7 @@ def poster(params: TranscodeVideo, settings: Settings, timeout: float = 120) -> 
                 break
         else:
             raise PermanentJobError(f"{params.source} has no video frame to make a poster of")
+    log_written(output, target, f"frame at {at:g} s")
     return output
 
 

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy import ColumnElement, Engine, select, update
 from sqlalchemy.orm import Session
 
+from jobs import runlog, titles
 from jobs.client import Client
 from jobs.db.engine import get_engine
 from jobs.db.models import Subscription, User
@@ -188,6 +189,7 @@ def send_reminders(
     emails = [email for _, email in ready]
     keys = [due.key("reminder") for due, _ in ready]
     jobs = client.submit_many("email", emails, idempotency_keys=keys, tags=["reminder"])
+    runlog.logger(__name__).info("Submitted %s", titles.count(len(jobs), "reminder email job"))
     submitted = [
         {"subscription": due.subscription_id, "to": due.email, "job": str(job.id)}
         for (due, _), job in zip(ready, jobs, strict=True)
@@ -209,6 +211,11 @@ def renew(
     ]
     keys = [due.key("renewal") for due in dues]
     jobs = client.submit_many("api_call", charges, idempotency_keys=keys, tags=["renewal"])
+    runlog.logger(__name__).info(
+        "Submitted %s to %s",
+        titles.count(len(jobs), "charge job"),
+        titles.host(settings.billing_url),
+    )
     return [
         {
             "subscription": due.subscription_id,

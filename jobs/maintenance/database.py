@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, delete, select
 from sqlalchemy.orm import InstrumentedAttribute
 
+from jobs import runlog
 from jobs.db.engine import get_engine
 from jobs.db.models import HttpAttempt, LoginSession, SideEffect
 from jobs.settings import Settings
@@ -75,4 +76,10 @@ def cleanup(
     engine = engine or get_engine()
     moment = now or datetime.now(UTC)
     deleted = {t.table: delete_all(engine, t, batch_size) for t in targets(settings, moment)}
-    return {"deleted": deleted, "optimized": optimize(engine) if vacuum else []}
+    optimized = optimize(engine) if vacuum else []
+    runlog.logger(__name__).info(
+        "Deleted %s; ran %s",
+        ", ".join(f"{count} rows of {table}" for table, count in deleted.items()),
+        " + ".join(optimized) or "no VACUUM/ANALYZE",
+    )
+    return {"deleted": deleted, "optimized": optimized}

@@ -20,7 +20,9 @@ CONTENT_TYPES = {"json": "application/json", "text": "text/plain; charset=utf-8"
 def call(params: ApiCall, job_id: str, throttle: Throttle = limits.throttle) -> dict[str, Any]:
     """Make the call once: ``{"status", "url", "content_type", "body"}`` on an expected status;
     raises to retry (network errors, 408, 429, 5xx) or to fail the job (other statuses)."""
-    reply = perform(request_for(params), Caller(job_id), params.expected_status, throttle)
+    reply = perform(
+        request_for(params), Caller(job_id), params.expected_status, throttle, "Called API"
+    )
     return {
         "status": reply.status,
         "url": reply.url,

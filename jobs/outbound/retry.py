@@ -7,6 +7,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from jobs import titles
 from jobs.errors import PermanentJobError
 
 RETRYABLE_STATUS = frozenset({408, 429})  # and every 5xx
@@ -56,6 +57,7 @@ def failure(
     """The error an unexpected status stands for (retryable or permanent); None for success."""
     if is_expected(status, expected):
         return None
+    url = titles.without_query(url)  # the message shows in logs and the UI
     if status in RETRYABLE_STATUS or status >= 500:
         return RetryableStatus(status, url, retry_after(retry_after_header))
     wanted = ", ".join(map(str, sorted(expected))) if expected else "2xx"

@@ -17,6 +17,7 @@ from types import TracebackType
 
 import httpx
 
+from jobs import titles
 from jobs.errors import PermanentJobError
 from jobs.outbound import guard
 from jobs.settings import Settings
@@ -74,14 +75,16 @@ class Session:
                 return reply
             request = redirected(request, reply.status, location)
         raise PermanentJobError(
-            f"more than {self.settings.http_max_redirects} redirects; the last to {request.url}"
+            f"more than {self.settings.http_max_redirects} redirects; "
+            f"the last to {titles.without_query(request.url)}"
         )
 
     def _hop(self, request: Outgoing) -> Reply:
         try:
             url = httpx.URL(guard.check_url(request.url))
         except ValueError as exc:
-            raise PermanentJobError(f"refused to call {request.url!r}: URL {exc}") from None
+            where = titles.without_query(request.url)
+            raise PermanentJobError(f"refused to call {where!r}: URL {exc}") from None
         self.throttle(guard.ascii_host(url))
         address = guard.resolve(url, self.settings.http_allow_hosts)
         started = time.perf_counter()
@@ -144,7 +147,7 @@ def read_capped(response: httpx.Response, limit: int, url: str) -> bytes:
 
 def _too_large(url: str, limit: int, how: str) -> PermanentJobError:
     return PermanentJobError(
-        f"response from {url} is larger than the {limit}-byte limit "
+        f"response from {titles.without_query(url)} is larger than the {limit}-byte limit "
         f"(JOBS_HTTP_MAX_RESPONSE_BYTES): {how}"
     )
 
@@ -155,7 +158,8 @@ def redirected(request: Outgoing, status: int, location: str) -> Outgoing:
     try:
         new = old.join(location)
     except httpx.InvalidURL as exc:
-        raise PermanentJobError(f"{request.url} redirects to an invalid URL: {exc}") from None
+        where = titles.without_query(request.url)
+        raise PermanentJobError(f"{where} redirects to an invalid URL: {exc}") from None
     headers = dict(request.headers)
     if (new.scheme, new.host, new.port) != (old.scheme, old.host, old.port):
         dropped = ALWAYS_SENSITIVE | {name.lower() for name in request.sensitive}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jobs import ledger
+from jobs import ledger, runlog
 from jobs.db.engine import session
 from jobs.db.models import EffectStatus, WebhookEndpoint
 from jobs.errors import PermanentJobError
@@ -38,10 +38,13 @@ def deliver(params: DeliverWebhook, job_id: str, throttle: Throttle = limits.thr
     delivery_id = params.delivery_id or job_id
     key = f"{KIND}:{delivery_id}"
     if ledger.status_of([key]).get(key) is EffectStatus.DONE:
-        return f"not sent again: delivery {delivery_id!r} is already done"
+        outcome = f"not sent again: delivery {delivery_id!r} is already done"
+        runlog.logger(__name__).info("Webhook %s", outcome)
+        return outcome
     target = destination(params)
     request = signed_request(params, target, delivery_id)
-    reply = perform(request, Caller(job_id, target.endpoint_id), throttle=throttle)
+    done = f"Delivered webhook {params.event} (delivery {delivery_id!r})"
+    reply = perform(request, Caller(job_id, target.endpoint_id), throttle=throttle, done=done)
     outcome = f"delivered {delivery_id!r} ({params.event}): HTTP {reply.status}"
     if ledger.claim(key, KIND, job_id) is ledger.Claim.GO:
         ledger.settle(key, EffectStatus.DONE, outcome)

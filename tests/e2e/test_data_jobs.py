@@ -23,6 +23,7 @@ from tests.support.data import (
     weekly_figures,
     xlsx_rows,
 )
+from tests.support.runs import names_and_logs
 from tests.support.smtp import Recorder
 
 ANCIENT = datetime.now(UTC) - timedelta(days=3700)
@@ -74,6 +75,13 @@ def test_export_files_read_back_equal_to_the_table(
                 want["user_id"],
             )
             assert abs(stored_time(row["created_at"]) - stored_time(want["created_at"])) <= slack
+    name, _tasks, logs = names_and_logs(job_id, "Exported")
+    assert name == f"export orders (csv, xlsx, parquet) since {week[0]}"
+    exported = sorted(line.split(" (")[0] for line in logs if line.startswith("Exported"))
+    assert exported == [
+        f"Exported {len(expected):,} rows of orders to exports/orders-{job_id}.{kind}"
+        for kind in ("csv", "parquet", "xlsx")
+    ]
 
 
 def test_weekly_report_matches_sql_and_is_mailed_with_its_chart(

@@ -8,6 +8,7 @@ from prefect.states import Scheduled
 from jobs.client import Client, _sync
 from jobs.status import JobState
 from tests.support.emails import unique_address, welcome
+from tests.support.runs import names_and_logs
 from tests.support.smtp import Recorder
 
 
@@ -29,6 +30,23 @@ def test_submitted_email_arrives_and_job_completes(client: Client, smtp: Recorde
     assert message["Subject"] == "Welcome aboard"
     assert "Hi Ada" in message.get_body(preferencelist=("plain",)).get_content()
     assert message.get_body(preferencelist=("html",)) is not None
+
+
+def test_the_run_is_named_after_its_recipients_and_logs_what_it_sent(
+    client: Client, smtp: Recorder
+) -> None:
+    address, others = unique_address(), [unique_address(), unique_address()]
+    job = client.submit("email", welcome(address, cc=others))
+    assert client.wait(job, timeout=120).state is JobState.COMPLETED
+
+    name, tasks, logs = names_and_logs(job.id, "Sent email")
+
+    assert name == f"email → {address} +2"
+    assert tasks == [f"send-email → {address} +2"]
+    [message] = smtp.to(address)
+    [sent] = [line for line in logs if line.startswith("Sent email")]
+    assert sent == f"Sent email {message['Message-ID']} to {address} +2 (3 recipients)"
+    assert not [line for line in logs if "Welcome aboard" in line or "Hi Ada" in line]
 
 
 def test_transient_smtp_failure_is_retried_then_succeeds(client: Client, smtp: Recorder) -> None:

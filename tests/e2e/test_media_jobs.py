@@ -14,6 +14,7 @@ from jobs.images.samples import clip, drawing, photo
 from jobs.settings import Settings
 from jobs.status import JobState, JobStatus
 from tests.support.images import exif_jpeg, write
+from tests.support.runs import names_and_logs
 
 
 @pytest.fixture
@@ -44,11 +45,16 @@ def test_image_job_writes_the_resized_converted_image(
     client: Client, settings: Settings, folder: str
 ) -> None:
     params = {"source": f"{folder}/photo.jpg", "width": 300, "height": 200, "fit": "cover"}
-    completed(client, "image", {**params, "format": "webp"})
+    status = completed(client, "image", {**params, "format": "webp"})
 
     image = opened(settings, f"{folder}/photo.300x200-cover.webp")
     assert (image.format, image.size) == ("WEBP", (300, 200))
     assert not image.getexif()
+    name, tasks, logs = names_and_logs(status.id, "Wrote")
+    assert name == f"image {folder}/photo.jpg → photo.300x200-cover.webp"
+    assert tasks == [f"render-image {folder}/photo.jpg → photo.300x200-cover.webp"]
+    size = (settings.storage_dir / folder / "photo.300x200-cover.webp").stat().st_size
+    assert f"Wrote {folder}/photo.300x200-cover.webp ({size:,} bytes, 300x200 px)" in logs
 
 
 def test_thumbnails_job_writes_every_size(client: Client, settings: Settings, folder: str) -> None:

@@ -15,6 +15,7 @@ from jobs.outbound import signing
 from jobs.settings import Settings
 from jobs.status import JobState
 from tests.support.receiver import Answer, Receiver
+from tests.support.runs import names_and_logs
 
 
 @pytest.fixture
@@ -58,6 +59,14 @@ def test_webhook_job_delivers_a_signed_event(client: Client, receiver: Receiver)
     assert [(a.attempt, a.status_code, a.endpoint_id) for a in attempts_of(job.id)] == [
         (1, 200, endpoint.id)
     ]
+    name, tasks, logs = names_and_logs(job.id, "Delivered webhook")
+    assert name == f"webhook invoice.paid → endpoint {endpoint.id}"
+    assert tasks == [f"deliver-webhook invoice.paid → endpoint {endpoint.id}"]
+    [delivered] = [line for line in logs if line.startswith("Delivered webhook")]
+    assert delivered.startswith(
+        f"Delivered webhook invoice.paid (delivery '{job.id}'): "
+        f"POST 127.0.0.1{path} → HTTP 200 (attempt 1, "
+    )
 
 
 def test_gone_endpoint_fails_the_job_at_once(client: Client, receiver: Receiver) -> None:
@@ -75,7 +84,8 @@ def test_gone_endpoint_fails_the_job_at_once(client: Client, receiver: Receiver)
 
 def test_api_call_honours_retry_after_then_succeeds(client: Client, receiver: Receiver) -> None:
     path = receiver.path(Answer(429, {"Retry-After": "1"}, b"slow down"), Answer(202))
-    params = {"url": receiver.url(path), "json_body": {"post": "hello"}, "expected_status": [202]}
+    url = f"{receiver.url(path)}?token=t0ps3cret"
+    params = {"url": url, "json_body": {"post": "hello"}, "expected_status": [202]}
 
     job = client.submit("api_call", params)
     status = client.wait(job, timeout=120)
@@ -84,6 +94,16 @@ def test_api_call_honours_retry_after_then_succeeds(client: Client, receiver: Re
     assert status.attempts == 2
     assert [a.status_code for a in attempts_of(job.id)] == [429, 202]
     assert [r.body for r in receiver.received(path)] == [b'{"post":"hello"}'] * 2
+    name, tasks, logs = names_and_logs(job.id, "Called API")
+    assert name == "api_call POST 127.0.0.1"
+    assert tasks == ["call-api POST 127.0.0.1"]  # one task run, two attempts
+    attempts = [line for line in logs if f"POST 127.0.0.1{path} → " in line]
+    assert [line.split(" (attempt")[0] for line in attempts] == [
+        f"Attempt failed: POST 127.0.0.1{path} → HTTP 429",
+        f"Called API: POST 127.0.0.1{path} → HTTP 202",
+    ]
+    assert "(attempt 1, " in attempts[0] and "(attempt 2, " in attempts[1]
+    assert not [line for line in logs if "t0ps3cret" in line]
 
 
 def test_private_address_fails_at_once(client: Client, receiver: Receiver) -> None:

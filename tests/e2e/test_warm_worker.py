@@ -84,7 +84,8 @@ def one_slot_worker(stack: Stack) -> Iterator[Stack]:
 
 
 def test_runs_look_complete_in_the_api(client: Client, smtp: Recorder) -> None:
-    job = client.submit("email", welcome(unique_address()))
+    address = unique_address()
+    job = client.submit("email", welcome(address))
     assert client.wait(job, timeout=60).state is JobState.COMPLETED
 
     async def details() -> tuple[list[Any], list[Any], list[Any]]:
@@ -102,7 +103,7 @@ def test_runs_look_complete_in_the_api(client: Client, smtp: Recorder) -> None:
             break
         assert time.monotonic() < deadline, [log.message for log in logs]
         time.sleep(0.5)
-    assert [t.name.split("-")[0] for t in tasks] == ["deliver"]
+    assert [t.name for t in tasks] == [f"send-email → {address}"]
     assert tasks[0].state is not None and tasks[0].state.is_completed()
     assert any(a.type == "progress" and a.data == 100 for a in artifacts)
 

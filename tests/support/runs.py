@@ -7,10 +7,18 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from uuid import UUID, uuid4
 
-from prefect.client.orchestration import PrefectClient
+from prefect.client.orchestration import PrefectClient, get_client
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterId,
+    LogFilter,
+    LogFilterFlowRunId,
+)
 from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Cancelled
+
+from jobs.client import _sync
 
 NOT_STARTED = {StateType.SCHEDULED, StateType.PAUSED}
 
@@ -36,6 +44,40 @@ async def until(check: Callable[[], Awaitable[bool]], seconds: float = 60) -> No
             return
         await asyncio.sleep(step)
     raise AssertionError(f"still not so after {seconds} s")
+
+
+def names_and_logs(
+    run_id: UUID, containing: str, seconds: float = 20
+) -> tuple[str, list[str], list[str]]:
+    """A finished run's name, its task runs' names and its log lines (its tasks' too), once a
+    line contains ``containing``: logs reach the server in batches, after the run has ended."""
+
+    async def read() -> tuple[str, list[str], list[str]]:
+        async with get_client() as client:
+            return await _names_and_logs(client, run_id, containing, seconds)
+
+    return _sync(read())
+
+
+async def _names_and_logs(
+    client: PrefectClient, run_id: UUID, containing: str, seconds: float
+) -> tuple[str, list[str], list[str]]:
+    logs: list[str] = []
+
+    async def logged() -> bool:
+        nonlocal logs
+        found = await client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
+        logs = [log.message for log in found]
+        return any(containing in line for line in logs)
+
+    try:
+        await until(logged, seconds)
+    except AssertionError:
+        raise AssertionError(f"no log line contains {containing!r}: {logs}") from None
+    runs = FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
+    tasks = await client.read_task_runs(flow_run_filter=runs)
+    run = await client.read_flow_run(run_id)
+    return run.name, sorted(task.name for task in tasks), logs
 
 
 async def discard(client: PrefectClient, ids: Iterable[UUID]) -> None:

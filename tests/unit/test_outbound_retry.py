@@ -52,6 +52,14 @@ def test_other_unexpected_statuses_fail_at_once(status: int) -> None:
     )
 
 
+@pytest.mark.parametrize("status", [429, 503, 404])
+def test_failure_messages_leave_out_the_query_string(status: int) -> None:
+    error = failure(status, "https://api.example.com/x?token=t0ps3cret", (), None, "")
+
+    assert str(error).startswith(f"HTTP {status} from https://api.example.com/x")
+    assert "t0ps3cret" not in str(error)
+
+
 def test_expected_statuses_replace_the_2xx_default() -> None:
     assert failure(404, "u", [200, 404], None, "") is None
     assert failure(204, "u", (), None, "") is None
