@@ -13,7 +13,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 help:
 	@echo "make up     start server, worker, SMTP; deploy; submit samples (Ctrl-C stops)"
 	@echo "make test   run the whole test suite"
-	@echo "make lint   ruff + mypy;  make bench  benchmarks"
+	@echo "make lint   ruff + mypy + import layers;  make bench  benchmarks"
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -45,6 +45,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 # Queue benchmark on the embedded SQLite server; bench-postgres: the same on PostgreSQL.
 bench: setup

@@ -11,7 +11,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.client.orchestration import get_client
 
 from jobs import titles
-from jobs.client import _sync
+from jobs.aio import run_sync
 from jobs.maintenance import billing, cache, database, retention
 from jobs.maintenance import titles as maintenance_titles
 from jobs.maintenance.params import (
@@ -25,6 +25,7 @@ from jobs.policy import retrying_task
 from jobs.progress import Progress
 from jobs.registry import JOB_TYPES
 from jobs.settings import get_settings
+from jobs.submitter import Submitter
 
 DB_CLEANUP = JOB_TYPES["db_cleanup"]
 CACHE_CLEANUP = JOB_TYPES["cache_cleanup"]
@@ -83,7 +84,7 @@ def invalidate_cache(params: InvalidateCache) -> dict[str, Any]:
 
 @retrying_task(retries=REMINDERS.retries, timeout_seconds=600)
 def submit_reminders(days_before: float, limit: int) -> list[dict[str, Any]]:
-    return billing.send_reminders(billing.job_client(), days_before, limit, datetime.now(UTC))
+    return billing.send_reminders(Submitter.of_this_run(), days_before, limit, datetime.now(UTC))
 
 
 @flow(
@@ -103,7 +104,7 @@ def send_reminders(params: SendReminders) -> int:
 
 @retrying_task(retries=RENEWALS.retries, timeout_seconds=600)
 def submit_renewals(limit: int) -> list[dict[str, Any]]:
-    client, settings = billing.job_client(), get_settings()
+    client, settings = Submitter.of_this_run(), get_settings()
     return billing.renew(client, settings, limit, datetime.now(UTC))
 
 
@@ -130,7 +131,7 @@ async def _prune() -> retention.Pruned:
 
 @retrying_task(retries=RETENTION.retries, timeout_seconds=3000)
 def prune_runs() -> dict[str, int]:
-    pruned = _sync(_prune())
+    pruned = run_sync(_prune())
     return {"completed": pruned.completed, "failed": pruned.failed}
 
 

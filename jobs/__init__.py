@@ -13,7 +13,14 @@ Every job type's parameter model is exported too (``jobs.SendEmail``, ``jobs.Del
 from jobs.client import Client
 from jobs.data.params import CancelStaleOrders, DailyRollups, ExportTable, WeeklyReport
 from jobs.email.params import Attachment, Recipient, SendEmail, SendNewsletter
-from jobs.errors import InvalidJobParams, JobNotFound, JobsError, PermanentJobError, SubmitFailed
+from jobs.errors import (
+    InvalidJobParams,
+    JobNotFound,
+    JobsError,
+    PermanentJobError,
+    ServerUnavailable,
+    SubmitFailed,
+)
 from jobs.images.params import ImagesToPdf, MakeThumbnails, ProcessImage, TranscodeVideo
 from jobs.maintenance.params import (
     CleanupDatabase,
@@ -39,6 +46,7 @@ __all__ = [  # noqa: RUF022 - grouped: the client, then the parameter models
     "PermanentJobError",
     "QueueStats",
     "RecurringJob",
+    "ServerUnavailable",
     "Settings",
     "SubmitFailed",
     # parameter models, one per job type (the catalogue: jobs/registry.py)

@@ -24,6 +24,10 @@ class SubmitFailed(JobsError):
     """The job could not be submitted to the Prefect server."""
 
 
+class ServerUnavailable(JobsError):
+    """The Prefect server could not be reached, or could not answer the request."""
+
+
 class PermanentJobError(JobsError):
     """The job failed for a reason that retrying cannot fix."""
 

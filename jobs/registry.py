@@ -11,7 +11,7 @@ one entry here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -190,6 +190,14 @@ def job_type(name: str) -> JobType:
         return JOB_TYPES[name]
     known = ", ".join(sorted(JOB_TYPES))
     raise InvalidJobParams(f"job_type: expected one of {known}, got {received(name)}")
+
+
+def job_type_named_by(tags: Sequence[str]) -> str:
+    """The job type a run's ``job:<type>`` tag names ("unknown" without one)."""
+    for tag in tags:
+        if tag.startswith("job:"):
+            return tag.removeprefix("job:")
+    return "unknown"
 
 
 def job_type_of(params: JobParams) -> JobType:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from jobs import runlog, titles
-from jobs.client import Client
 from jobs.data.report import Report, summary
 from jobs.email.params import Attachment, SendEmail
 from jobs.errors import PermanentJobError
-from jobs.settings import get_settings
+from jobs.submitter import Submitter
 
 
 def email(report: Report, recipients: list[str]) -> SendEmail:
@@ -29,7 +28,7 @@ def email(report: Report, recipients: list[str]) -> SendEmail:
 
 def submit(message: SendEmail, report_job_id: str) -> str:
     """Submit the email job once per report job (idempotency key); returns its id."""
-    job = _client().submit(
+    job = Submitter.of_this_run().submit(
         message,
         idempotency_key=f"report-email-{report_job_id}",
         tags=[f"report:{report_job_id}"],
@@ -38,12 +37,3 @@ def submit(message: SendEmail, report_job_id: str) -> str:
         "Submitted email job %s: the report to %s", job.id, titles.people(message.to)
     )
     return str(job.id)
-
-
-def _client() -> Client:
-    """A client of the Prefect server this flow run came from."""
-    from prefect.settings import PREFECT_API_URL
-
-    settings = get_settings()
-    api_url = PREFECT_API_URL.value() or settings.api_url
-    return Client(settings.model_copy(update={"prefect_api_url": api_url}))

@@ -21,13 +21,13 @@ from sqlalchemy import ColumnElement, Engine, select, update
 from sqlalchemy.orm import Session
 
 from jobs import runlog, titles
-from jobs.client import Client
 from jobs.db.engine import get_engine
 from jobs.db.models import Subscription, User
 from jobs.email.params import SendEmail
 from jobs.errors import PermanentJobError
 from jobs.outbound.params import ApiCall
-from jobs.settings import Settings, get_settings
+from jobs.settings import Settings
+from jobs.submitter import Submitter
 
 ACTIVE = "active"
 
@@ -150,15 +150,6 @@ def advance(due: Due, months: int, engine: Engine | None = None) -> bool:
         return int(result.rowcount) == 1
 
 
-def job_client() -> Client:
-    """A client of the Prefect server this flow run came from (else the configured one)."""
-    from prefect.settings import PREFECT_API_URL
-
-    settings = get_settings()
-    api_url = PREFECT_API_URL.value() or settings.api_url
-    return Client(settings.model_copy(update={"prefect_api_url": api_url}))
-
-
 def _mailable(dues: list[Due]) -> tuple[list[tuple[Due, SendEmail]], list[dict[str, Any]]]:
     """The reminders to send, and the subscriptions whose user's address cannot take one."""
     ready, skipped = [], []
@@ -179,7 +170,7 @@ def _mailable(dues: list[Due]) -> tuple[list[tuple[Due, SendEmail]], list[dict[s
 
 
 def send_reminders(
-    client: Client, days_before: float, limit: int, now: datetime, engine: Engine | None = None
+    client: Submitter, days_before: float, limit: int, now: datetime, engine: Engine | None = None
 ) -> list[dict[str, Any]]:
     """Submit one reminder email job per subscription ending soon; what was submitted (and
     skipped: users whose address is not a valid one)."""
@@ -198,7 +189,7 @@ def send_reminders(
 
 
 def renew(
-    client: Client, settings: Settings, limit: int, now: datetime, engine: Engine | None = None
+    client: Submitter, settings: Settings, limit: int, now: datetime, engine: Engine | None = None
 ) -> list[dict[str, Any]]:
     """Submit one charge job per ended period, then advance each period; what was renewed."""
     if not settings.billing_url:

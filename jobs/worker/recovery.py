@@ -34,7 +34,6 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -63,6 +62,7 @@ from prefect.events.filters import (
 from prefect.states import Cancelled, Crashed, Failed, Scheduled
 
 from jobs import history
+from jobs.registry import job_type_named_by
 from jobs.settings import Settings
 from jobs.worker.heartbeats import HEARTBEAT
 
@@ -271,7 +271,7 @@ class Recovery:
         assert run.state is not None
         states = sorted(await self.client.read_flow_run_states(run.id), key=lambda s: s.timestamp)
         done = len(history.recoveries(states, since_manual_retry=True))
-        job_type = _job_type(run.tags)
+        job_type = job_type_named_by(run.tags)
         limit = self.settings.max_reruns(job_type)
         crash = run.state.message or "crashed"
         if done >= limit:
@@ -315,10 +315,3 @@ def _of(*types: StateType) -> FlowRunFilterState:
 
 def _run_id(event: Event) -> UUID:
     return UUID(event.resource.id.removeprefix("prefect.flow-run."))
-
-
-def _job_type(tags: Sequence[str]) -> str:
-    for tag in tags:
-        if tag.startswith("job:"):
-            return tag.removeprefix("job:")
-    return "unknown"

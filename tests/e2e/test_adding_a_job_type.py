@@ -18,7 +18,7 @@ from prefect.client.orchestration import get_client
 from prefect.exceptions import ObjectNotFound
 
 from jobs import services
-from jobs.client import _sync
+from jobs.aio import run_sync
 from tests.support.stack import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,7 +72,7 @@ def copy(tmp_path: Path, stack: Stack) -> Iterator[Path]:
     try:
         yield copy
     finally:
-        _sync(_forget_echo())
+        run_sync(_forget_echo())
         stack.start_worker(limit=1)
 
 

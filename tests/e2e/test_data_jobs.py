@@ -9,7 +9,8 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 
-from jobs.client import Client, _sync
+from jobs.aio import run_sync
+from jobs.client import Client
 from jobs.data import dates
 from jobs.settings import Settings
 from jobs.status import JobState
@@ -118,7 +119,7 @@ def jobs_tagged(tag: str) -> list[UUID]:
             )
             return [run.id for run in runs]
 
-    return _sync(read())
+    return run_sync(read())
 
 
 def test_rollup_writes_the_days_metrics(client: Client, week: list[date]) -> None:
@@ -162,7 +163,7 @@ def test_weekly_report_is_scheduled_mondays_at_nine_utc(client: Client) -> None:
             crons = [getattr(s.schedule, "cron", "") for s in deployment.schedules if s.active]
             return crons, deployment.parameters
 
-    crons, parameters = _sync(read())
+    crons, parameters = run_sync(read())
 
     assert crons == ["0 9 * * 1"]
     assert parameters == {"params": {}}  # a scheduled run reports on the last full week

@@ -5,7 +5,8 @@ from __future__ import annotations
 from prefect.client.orchestration import get_client
 from prefect.states import Scheduled
 
-from jobs.client import Client, _sync
+from jobs.aio import run_sync
+from jobs.client import Client
 from jobs.status import JobState
 from tests.support.emails import unique_address, welcome
 from tests.support.runs import names_and_logs
@@ -95,7 +96,7 @@ def test_running_a_sent_job_again_sends_no_second_email(client: Client, smtp: Re
         async with get_client() as prefect:
             await prefect.set_flow_run_state(job.id, Scheduled(name="AwaitingRetry"), force=True)
 
-    _sync(schedule_again())
+    run_sync(schedule_again())
     status = client.wait(job, timeout=120)
 
     assert status.state is JobState.COMPLETED

@@ -17,7 +17,8 @@ from prefect.client.schemas.objects import FlowRun
 from sqlalchemy import insert
 
 from deployments import automations
-from jobs.client import Client, _sync
+from jobs.aio import run_sync
+from jobs.client import Client
 from jobs.db.engine import get_engine
 from jobs.db.models import Subscription, User
 from jobs.status import JobState
@@ -44,9 +45,9 @@ def operator(stack: Stack) -> Iterator[str]:
                 if automation.name.startswith(automations.PREFIX):
                     await prefect.delete_automation(automation.id)
 
-    _sync(apply())
+    run_sync(apply())
     yield address
-    _sync(remove())
+    run_sync(remove())
 
 
 def aged(path: Path, days: float) -> Path:
@@ -103,7 +104,7 @@ def reminder_jobs_finished(client: Client) -> None:
             )
         return [run for run in runs if not (run.state and run.state.is_final())]
 
-    for run in _sync(unfinished()):
+    for run in run_sync(unfinished()):
         client.wait(run.id, timeout=120)
 
 

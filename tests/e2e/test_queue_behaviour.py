@@ -7,7 +7,8 @@ from datetime import timedelta
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolUpdate
 
-from jobs.client import Client, _sync
+from jobs.aio import run_sync
+from jobs.client import Client
 from jobs.status import JobState
 from tests.support.emails import unique_address, welcome
 from tests.support.smtp import Recorder
@@ -21,7 +22,7 @@ def set_pool_paused(stack: Stack, paused: bool) -> None:
                 stack.settings.work_pool, WorkPoolUpdate(is_paused=paused)
             )
 
-    _sync(update())
+    run_sync(update())
 
 
 def test_urgent_job_submitted_after_low_ones_starts_first(

@@ -24,7 +24,8 @@ from prefect.deployments import run_deployment
 from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
 from prefect.states import Cancelled
 
-from jobs.client import Client, _sync
+from jobs.aio import run_sync
+from jobs.client import Client
 from jobs.status import JobState
 from tests.support.emails import unique_address, welcome
 from tests.support.smtp import Recorder
@@ -42,7 +43,7 @@ def read(run_id: UUID) -> FlowRun:
         async with get_client() as prefect:
             return await prefect.read_flow_run(run_id)
 
-    return _sync(go())
+    return run_sync(go())
 
 
 def wait_final(run_id: UUID, timeout: float = 120) -> FlowRun:
@@ -62,7 +63,7 @@ def abandon(run_id: UUID) -> None:
         async with get_client() as prefect:
             await prefect.set_flow_run_state(run_id, Cancelled(message="test done"), force=True)
 
-    _sync(go())
+    run_sync(go())
 
 
 def wait_running(run_id: UUID, timeout: float = 60) -> None:
@@ -98,7 +99,7 @@ def test_runs_look_complete_in_the_api(client: Client, smtp: Recorder) -> None:
 
     deadline = time.monotonic() + 20  # logs are shipped in batches
     while True:
-        tasks, logs, artifacts = _sync(details())
+        tasks, logs, artifacts = run_sync(details())
         if any("Finished in state Completed" in log.message for log in logs):
             break
         assert time.monotonic() < deadline, [log.message for log in logs]
@@ -121,7 +122,7 @@ def test_runs_send_flow_run_heartbeats(client: Client) -> None:
             return len((await prefect.read_events(filter=heartbeats, limit=10)).events)
 
     deadline = time.monotonic() + 30  # the server persists events in batches
-    while _sync(beats()) == 0:
+    while run_sync(beats()) == 0:
         assert time.monotonic() < deadline, "no heartbeat event for the run"
         time.sleep(0.5)
 
@@ -161,7 +162,7 @@ def test_a_job_the_worker_cannot_start_is_crashed_with_the_reason(
             run = await prefect.create_flow_run_from_deployment(deployment_id)
             return run.id
 
-    run = wait_final(_sync(broken_deployment()))
+    run = wait_final(run_sync(broken_deployment()))
 
     assert run.state is not None and run.state.is_crashed()
     assert "the worker warm-worker could not start it" in (run.state.message or "")

@@ -18,7 +18,8 @@ from prefect.deployments import run_deployment
 
 from deployments import automations
 from jobs import services
-from jobs.client import Client, _sync
+from jobs.aio import run_sync
+from jobs.client import Client
 from jobs.db.models import EffectStatus
 from jobs.history import GAVE_UP
 from jobs.ledger import status_of
@@ -73,7 +74,7 @@ def read(run_id: UUID) -> FlowRun:
         async with get_client() as prefect:
             return await prefect.read_flow_run(run_id)
 
-    return _sync(go())
+    return run_sync(go())
 
 
 def states(run_id: UUID) -> list[State[Any]]:
@@ -82,14 +83,14 @@ def states(run_id: UUID) -> list[State[Any]]:
             found = await prefect.read_flow_run_states(run_id)
         return sorted(found, key=lambda state: state.timestamp)
 
-    return _sync(go())
+    return run_sync(go())
 
 
 def wait_for(check: Any, seconds: float = 120) -> None:
     async def ok() -> bool:
         return bool(check())
 
-    _sync(until(ok, seconds))
+    run_sync(until(ok, seconds))
 
 
 def in_state(run_id: UUID, *types: StateType) -> bool:
@@ -154,7 +155,7 @@ def test_a_job_that_keeps_crashing_is_failed_and_alerted(
     cluster: Cluster, client: Client, smtp: Recorder
 ) -> None:
     cluster.worker("steady", limit=2)
-    applied = _sync(_apply_automations(cluster.settings))
+    applied = run_sync(_apply_automations(cluster.settings))
     try:
         poison = submit("test-segfault/segfault")
         wait_for(lambda: final(poison) and read(poison).state.name == GAVE_UP)  # type: ignore[union-attr]
@@ -163,7 +164,7 @@ def test_a_job_that_keeps_crashing_is_failed_and_alerted(
             lambda: any(subject in m["Subject"] for m in smtp.to(cluster.settings.alert_email))
         )
     finally:
-        _sync(_delete_automations(applied))
+        run_sync(_delete_automations(applied))
 
     state = read(poison).state
     assert state is not None and state.type is StateType.FAILED

@@ -12,7 +12,8 @@ import pytest
 from prefect.client.orchestration import get_client
 from sqlalchemy import Engine, insert, select, update
 
-from jobs.client import Client, _sync
+from jobs.aio import run_sync
+from jobs.client import Client
 from jobs.db.models import Subscription, User
 from jobs.maintenance.billing import add_months, as_utc, renew, send_reminders
 from jobs.settings import Settings
@@ -32,7 +33,7 @@ def submitted() -> Iterator[list[str]]:
         async with get_client() as prefect:
             await discard(prefect, [uuid.UUID(i) for i in ids])
 
-    _sync(remove())
+    run_sync(remove())
 
 
 def subscribe(
@@ -66,7 +67,7 @@ def flow_run(job_id: str) -> Any:
         async with get_client() as prefect:
             return await prefect.read_flow_run(uuid.UUID(job_id))
 
-    return _sync(read())
+    return run_sync(read())
 
 
 def test_one_reminder_per_subscription_and_period(

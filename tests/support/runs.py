@@ -18,7 +18,7 @@ from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Cancelled
 
-from jobs.client import _sync
+from jobs.aio import run_sync
 
 NOT_STARTED = {StateType.SCHEDULED, StateType.PAUSED}
 
@@ -56,7 +56,7 @@ def names_and_logs(
         async with get_client() as client:
             return await _names_and_logs(client, run_id, containing, seconds)
 
-    return _sync(read())
+    return run_sync(read())
 
 
 async def _names_and_logs(

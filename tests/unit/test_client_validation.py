@@ -10,7 +10,7 @@ import pytest
 from jobs import registry
 from jobs.client import Client
 from jobs.email.params import SendEmail
-from jobs.errors import InvalidJobParams, SubmitFailed
+from jobs.errors import InvalidJobParams, ServerUnavailable, SubmitFailed
 from jobs.params import JobParams
 from jobs.settings import Settings
 
@@ -170,3 +170,11 @@ def test_valid_submit_to_an_unreachable_server_names_the_url(offline: Client) ->
 def test_valid_model_submit_to_an_unreachable_server_names_the_url(offline: Client) -> None:
     with pytest.raises(SubmitFailed, match=f"at {DEAD_URL}"):
         offline.submit(SendEmail.model_validate(email()))
+
+
+def test_reads_of_an_unreachable_server_raise_server_unavailable(offline: Client) -> None:
+    job = "8e4b8d2a-6a8a-4f0e-9d55-0c7c4c0c2a11"
+    for read in (lambda: offline.status(job), lambda: offline.stats("email")):
+        with pytest.raises(ServerUnavailable, match=f"at {DEAD_URL}") as info:
+            read()
+        assert not isinstance(info.value, SubmitFailed)

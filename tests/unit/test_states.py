@@ -24,7 +24,14 @@ from prefect.states import (
 
 from jobs import errors
 from jobs._runs import job_state
-from jobs.errors import InvalidJobParams, JobNotFound, JobsError, PermanentJobError, SubmitFailed
+from jobs.errors import (
+    InvalidJobParams,
+    JobNotFound,
+    JobsError,
+    PermanentJobError,
+    ServerUnavailable,
+    SubmitFailed,
+)
 from jobs.status import JobState, QueueStats
 
 NOW = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
@@ -166,7 +173,14 @@ def test_empty_queue_has_total_zero() -> None:
 
 # -- errors ---------------------------------------------------------------------------------
 
-ERRORS = [JobsError, JobNotFound, InvalidJobParams, SubmitFailed, PermanentJobError]
+ERRORS = [
+    JobsError,
+    JobNotFound,
+    InvalidJobParams,
+    SubmitFailed,
+    ServerUnavailable,
+    PermanentJobError,
+]
 
 
 @pytest.mark.parametrize("error", ERRORS, ids=lambda error: error.__name__)
