@@ -13,7 +13,7 @@ from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Cancelled, Cancelling, Scheduled
 
-from jobs import _runs, history, recurring, registry
+from jobs import history, reading, recurring, registry
 from jobs.aio import run_sync
 from jobs.errors import JobNotFound, JobsError, ServerUnavailable
 from jobs.status import Job, JobStatus, QueueStats, RecurringJob
@@ -50,7 +50,7 @@ class Client(Submitter):
         """The job's state, progress, failure reason, parameters, times and attempts."""
         async with self._reading("read a job") as client:
             run = await self._read(client, job)
-            return await _runs.status_of(client, run, _job_type_of(run), self.settings.ui_url)
+            return await reading.status_of(client, run, _job_type_of(run), self.settings.ui_url)
 
     def status(self, job: Job | UUID | str) -> JobStatus:
         """Sync form of :meth:`status_async`."""
@@ -66,10 +66,10 @@ class Client(Submitter):
         async with self._reading("wait for a job") as client:
             async with asyncio.timeout(timeout):
                 run = await self._read(client, job)
-                while not _runs.job_state(run).is_final:
+                while not reading.job_state(run).is_final:
                     await asyncio.sleep(poll)
                     run = await self._read(client, job)
-            return await _runs.status_of(client, run, _job_type_of(run), self.settings.ui_url)
+            return await reading.status_of(client, run, _job_type_of(run), self.settings.ui_url)
 
     def wait(self, job: Job | UUID | str, timeout: float = 300, poll: float = 0.5) -> JobStatus:
         """Sync form of :meth:`wait_async`."""
@@ -115,7 +115,7 @@ class Client(Submitter):
         kind = registry.job_type(job_type)
         async with self._reading("count jobs") as client:
             deployment_id = await self._deployment_id(client, kind, ServerUnavailable)
-            return await _runs.stats_of(client, deployment_id, kind.name)
+            return await reading.stats_of(client, deployment_id, kind.name)
 
     def stats(self, job_type: str) -> QueueStats:
         """Sync form of :meth:`stats_async`."""

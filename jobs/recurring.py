@@ -36,7 +36,7 @@ _BY_DEPLOYMENT = {kind.deployment_name: kind.name for kind in JOB_TYPES.values()
 PAGE = 200
 
 
-def _deployment_name(name: str) -> str:
+def deployment_name(name: str) -> str:
     if name in JOB_TYPES:
         return JOB_TYPES[name].deployment_name
     if "/" in name:
@@ -47,7 +47,7 @@ def _deployment_name(name: str) -> str:
 
 
 async def _find(client: PrefectClient, name: str) -> DeploymentResponse:
-    full_name = _deployment_name(name)
+    full_name = deployment_name(name)
     try:
         deployment = await client.read_deployment_by_name(full_name)
     except ObjectNotFound:

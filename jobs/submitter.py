@@ -19,10 +19,10 @@ import httpx
 from prefect.client.orchestration import PrefectClient
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
-from jobs import _submit, registry
-from jobs._options import SubmitOptions
+from jobs import creation, registry
 from jobs.aio import run_sync
 from jobs.errors import InvalidJobParams, JobsError, SubmitFailed, received
+from jobs.options import SubmitOptions
 from jobs.params import JobParams
 from jobs.settings import Settings, get_settings
 from jobs.status import Job
@@ -207,12 +207,12 @@ class Submitter:
         when = options.start_time()
         all_tags = sorted({*options.tags, f"job:{kind.name}"})
         creates = [
-            _submit.run_create(model.model_dump(mode="json"), key, when, all_tags, queue)
+            creation.run_create(model.model_dump(mode="json"), key, when, all_tags, queue)
             for model, key in zip(models, options.keys(len(models)), strict=True)
         ]
         async with self._prefect(f"submit {kind.name} jobs") as client:
             deployment_id = await self._deployment_id(client, kind)
-            ids = await _submit.create_runs(client, deployment_id, creates, self.concurrency)
+            ids = await creation.create_runs(client, deployment_id, creates, self.concurrency)
         return [Job(id=run_id, job_type=kind.name) for run_id in ids]
 
     def _validated(

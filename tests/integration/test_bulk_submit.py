@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+from prefect.client.schemas.objects import FlowRun
 
-from jobs import _submit
+from jobs import creation
 from jobs.client import Client
 from jobs.errors import InvalidJobParams
+from jobs.registry import JOB_TYPES
 from jobs.status import JobState
 from tests.support.runs import discard
+
+PING = JOB_TYPES["ping"]
 
 
 def forget(client: Client, ids: list[UUID]) -> None:
@@ -36,7 +40,7 @@ def tagged(client: Client, tag: str) -> int:
 
 
 def test_many_jobs_in_several_bulk_requests_keep_their_order(client: Client) -> None:
-    notes = [f"bulk-{n}" for n in range(_submit.BULK_LIMIT + 7)]  # two requests
+    notes = [f"bulk-{n}" for n in range(creation.BULK_LIMIT + 7)]  # two requests
     run_at = datetime.now(UTC) + timedelta(days=1)
 
     jobs = client.submit_many(
@@ -46,7 +50,7 @@ def test_many_jobs_in_several_bulk_requests_keep_their_order(client: Client) -> 
     try:
         assert len({job.id for job in jobs}) == len(notes)
         assert tagged(client, "bulk-order") == len(notes)
-        for index in (0, _submit.BULK_LIMIT, len(notes) - 1):
+        for index in (0, creation.BULK_LIMIT, len(notes) - 1):
             status = client.status(jobs[index])
             assert status.params == {"note": notes[index]}
             assert status.state is JobState.DELAYED
@@ -75,16 +79,16 @@ def test_resending_a_bulk_request_creates_nothing_twice(client: Client) -> None:
     """What the client does after losing a write race: send the same keyed chunk again."""
     when = datetime.now(UTC) + timedelta(days=1)
     creates = [
-        _submit.run_create({"note": str(n)}, None, when, ["bulk-resend"], "priority-5")
+        creation.run_create({"note": str(n)}, None, when, ["bulk-resend"], "priority-5")
         for n in range(3)
     ]
-    keyed = [_submit._keyed(create) for create in creates]
+    keyed = [creation._keyed(create) for create in creates]
 
     async def twice() -> tuple[list[UUID], list[UUID]]:
         async with PrefectClient(client.settings.api_url) as prefect:
             deployment = await prefect.read_deployment_by_name("ping/ping")
-            first = await _submit._create_chunk(prefect, deployment.id, keyed)
-            second = await _submit._create_chunk(prefect, deployment.id, keyed)
+            first = await creation._create_chunk(prefect, deployment.id, keyed)
+            second = await creation._create_chunk(prefect, deployment.id, keyed)
             return first, second
 
     first, second = asyncio.run(twice())
@@ -103,3 +107,48 @@ def test_a_bad_batch_is_refused_whole_before_anything_is_sent(client: Client) ->
         client.submit_many("ping", params, tags=["bulk-refused"])
 
     assert tagged(client, "bulk-refused") == 0
+
+
+def runs_of(client: Client, ids: list[UUID]) -> list[FlowRun]:
+    async def run() -> list[FlowRun]:
+        async with PrefectClient(client.settings.api_url) as prefect:
+            return [await prefect.read_flow_run(run_id) for run_id in ids]
+
+    return asyncio.run(run())
+
+
+def test_valid_options_of_a_submit_reach_the_server_as_given(client: Client) -> None:
+    run_at = datetime(2031, 5, 17, 9, 30, tzinfo=UTC)
+    key = f"welcome-{uuid4()}"
+
+    job = client.submit("ping", {}, priority=1, run_at=run_at, idempotency_key=key, tags=("b", "a"))
+
+    [run] = runs_of(client, [job.id])
+    forget(client, [job.id])
+    assert job.job_type == "ping"
+    assert run.work_queue_name == "priority-1"
+    assert run.idempotency_key == key
+    assert set(run.tags) == {"a", "b", "job:ping", *PING.tags}  # and the deployment's
+    assert run.next_scheduled_start_time == run_at
+
+
+def test_valid_options_of_a_batch_reach_the_server_as_given(client: Client) -> None:
+    keys = tuple(f"k{i}-{uuid4()}" for i in range(3))
+    before = datetime.now(UTC)
+
+    jobs = client.submit_many(
+        "ping",
+        ({"note": "a"}, {"note": "b"}, {"note": "c"}),
+        delay=timedelta(hours=1),
+        idempotency_keys=keys,
+        tags={"bulk-options"},
+    )
+
+    runs = runs_of(client, [job.id for job in jobs])
+    forget(client, [job.id for job in jobs])
+    assert [run.idempotency_key for run in runs] == list(keys)
+    assert all(set(run.tags) == {"bulk-options", "job:ping", *PING.tags} for run in runs)
+    assert all(run.work_queue_name == "priority-5" for run in runs)
+    for run in runs:
+        assert run.next_scheduled_start_time is not None
+        assert run.next_scheduled_start_time >= before + timedelta(hours=1)

@@ -12,7 +12,7 @@ from prefect.events.schemas.events import ResourceSpecification
 
 from deployments import automations
 from jobs.errors import JobNotFound
-from jobs.recurring import _deployment_name
+from jobs.recurring import deployment_name
 from jobs.registry import JOB_TYPES
 from jobs.settings import Settings
 
@@ -86,11 +86,11 @@ def test_a_job_running_past_its_time_limit_raises_an_alert() -> None:
     assert trigger.within == timedelta(seconds=900, minutes=10)  # send-email's timeout + grace
 
 
-def test_recurring_jobs_are_named_by_job_type_or_full_deployment_name() -> None:
-    assert _deployment_name("retention") == "prune-job-history/retention"
-    assert _deployment_name("weekly-report/report") == "weekly-report/report"
+def test_recurring_jobs_are_named_by_job_type_or_fulldeployment_name() -> None:
+    assert deployment_name("retention") == "prune-job-history/retention"
+    assert deployment_name("weekly-report/report") == "weekly-report/report"
     with pytest.raises(JobNotFound, match="no recurring job 'nightly'"):
-        _deployment_name("nightly")
+        deployment_name("nightly")
 
 
 def test_a_job_given_up_after_crashing_raises_an_alert() -> None:

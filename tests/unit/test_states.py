@@ -23,7 +23,6 @@ from prefect.states import (
 )
 
 from jobs import errors
-from jobs._runs import job_state
 from jobs.errors import (
     InvalidJobParams,
     JobNotFound,
@@ -32,6 +31,7 @@ from jobs.errors import (
     ServerUnavailable,
     SubmitFailed,
 )
+from jobs.reading import job_state
 from jobs.status import JobState, QueueStats
 
 NOW = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
