@@ -216,7 +216,10 @@ class WarmWorker:
         for response in due:
             if len(self.running) >= self.limit or self.stopping.is_set():
                 break
-            flow_run = response.flow_run
+            # the poll names the run's pool beside the run, not in it: its heartbeats need it
+            flow_run = response.flow_run.model_copy(
+                update={"work_pool_id": response.work_pool_id, "work_pool_name": self.pool}
+            )
             if flow_run.id not in self.running and await self._claim(flow_run):
                 await self._launch(flow_run)
                 launched += 1
