@@ -53,7 +53,8 @@ async def serve(api_url: str, pool: str, **options: Any) -> None:
 
 
 PLAN_SECONDS = 30.0
-"""How long a deployment's launch plan is used before it is read again (redeploys change it)."""
+"""How long, by default, a deployment's launch plan is used before it is read again (redeploys
+change it)."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class WarmWorker:
         name: str | None = None,
         heartbeat_seconds: float = 10,
         zombie_after: float = 45,
+        plan_seconds: float = PLAN_SECONDS,
     ) -> None:
         self.client = client
         self.pool = pool
@@ -106,6 +108,7 @@ class WarmWorker:
         self.name = name or f"warm-{socket.gethostname()}"
         self.heartbeat_seconds = heartbeat_seconds
         self.fence_after = zombie_after - heartbeat_seconds
+        self.plan_seconds = plan_seconds
         self.context = warm_context()
         self.running: dict[UUID, RunProcess] = {}
         self.held: dict[UUID, FlowRun] = {}  # the runs of ``running``, for their heartbeats
@@ -213,7 +216,10 @@ class WarmWorker:
         for response in due:
             if len(self.running) >= self.limit or self.stopping.is_set():
                 break
-            flow_run = response.flow_run
+            # the poll names the run's pool beside the run, not in it: its heartbeats need it
+            flow_run = response.flow_run.model_copy(
+                update={"work_pool_id": response.work_pool_id, "work_pool_name": self.pool}
+            )
             if flow_run.id not in self.running and await self._claim(flow_run):
                 await self._launch(flow_run)
                 launched += 1
@@ -249,12 +255,12 @@ class WarmWorker:
         return self.running.pop(flow_run_id, None)
 
     async def _plan(self, flow_run: FlowRun) -> LaunchPlan:
-        """How to run the deployment's flows: read again after ``PLAN_SECONDS``."""
+        """How to run the deployment's flows: read again after ``plan_seconds``."""
         deployment_id = flow_run.deployment_id
         if deployment_id is None:
             return LaunchPlan(self.default_time_limit, None)
         cached = self._plans.get(deployment_id)
-        if cached is None or time.monotonic() - cached[1] > PLAN_SECONDS:
+        if cached is None or time.monotonic() - cached[1] > self.plan_seconds:
             deployment = await self.client.read_deployment(deployment_id)
             plan = LaunchPlan.of(deployment, self.default_time_limit)
             cached = self._plans[deployment_id] = (plan, time.monotonic())

@@ -43,3 +43,9 @@ def linger(first_seconds: float = 600.0, then_seconds: float = 0.5) -> float:
     seconds = first_seconds if flow_run.run_count <= 1 else then_seconds
     get_run_logger().info("run %s: lingering for %s s", flow_run.run_count, seconds)
     return doze(seconds)
+
+
+@flow(name="test-timed-nap", timeout_seconds=300)
+def timed_nap(seconds: float = 2.0) -> float:
+    """``nap`` with a time limit of its own, so a worker plans its runs differently."""
+    return doze(seconds)
