@@ -111,7 +111,8 @@ class Client(Submitter):
         run_sync(self.cancel_async(job))
 
     async def stats_async(self, job_type: str) -> QueueStats:
-        """How many jobs of ``job_type`` are waiting, active, completed, failed, delayed."""
+        """How many jobs of ``job_type`` are in each state: waiting, active, completed, failed,
+        delayed, cancelled, paused (as :meth:`status_async` reports them); and their total."""
         kind = registry.job_type(job_type)
         async with self._reading("count jobs") as client:
             deployment_id = await self._deployment_id(client, kind, ServerUnavailable)
