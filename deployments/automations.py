@@ -129,9 +129,9 @@ def crash_loop(settings: Settings, email: UUID) -> AutomationCore:
 
 
 def stuck(
-    settings: Settings, email: UUID, kind: JobType, deployment: DeploymentResponse
+    settings: Settings, email: UUID, spec: JobType, deployment: DeploymentResponse
 ) -> AutomationCore:
-    limit = kind.time_limit
+    limit = spec.time_limit
     within = timedelta(seconds=limit, minutes=settings.alert_stuck_grace_minutes)
     minutes = within.total_seconds() / 60
     trigger = EventTrigger(
@@ -151,7 +151,7 @@ def stuck(
         f"{limit / 60:g} min. Is its worker alive?\n\n"
         f"{settings.ui_url}/runs/flow-run/{{{{ flow_run.id }}}}\n"
     )
-    return automation(settings, email, f"{kind.name} stuck", trigger, subject, text)
+    return automation(settings, email, f"{spec.name} stuck", trigger, subject, text)
 
 
 async def _deployed(client: PrefectClient, deployment_name: str) -> DeploymentResponse | None:
@@ -167,9 +167,9 @@ async def declared(client: PrefectClient, settings: Settings) -> list[Automation
     if email is None:
         return []
     found = [failures(settings, email.id), late(settings, email.id), crash_loop(settings, email.id)]
-    for kind in JOB_TYPES.values():
-        if deployment := await _deployed(client, kind.deployment_name):
-            found.append(stuck(settings, email.id, kind, deployment))
+    for spec in JOB_TYPES.values():
+        if deployment := await _deployed(client, spec.deployment_name):
+            found.append(stuck(settings, email.id, spec, deployment))
     return found
 
 

@@ -111,11 +111,12 @@ class Client(Submitter):
         run_sync(self.cancel_async(job))
 
     async def stats_async(self, job_type: str) -> QueueStats:
-        """How many jobs of ``job_type`` are waiting, active, completed, failed, delayed."""
-        kind = registry.job_type(job_type)
+        """How many jobs of ``job_type`` are in each state: waiting, active, completed, failed,
+        delayed, cancelled, paused (as :meth:`status_async` reports them); and their total."""
+        spec = registry.job_type(job_type)
         async with self._reading("count jobs") as client:
-            deployment_id = await self._deployment_id(client, kind, ServerUnavailable)
-            return await reading.stats_of(client, deployment_id, kind.name)
+            deployment_id = await self._deployment_id(client, spec, ServerUnavailable)
+            return await reading.stats_of(client, deployment_id, spec.name)
 
     def stats(self, job_type: str) -> QueueStats:
         """Sync form of :meth:`stats_async`."""

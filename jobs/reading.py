@@ -37,6 +37,11 @@ _FIXED = {
     StateType.CANCELLED: JobState.CANCELLED,
     StateType.PAUSED: JobState.PAUSED,
 }
+_TYPES_OF = {  # the Prefect state types read as each job state, whatever the time
+    state: [state_type for state_type, fixed in _FIXED.items() if fixed is state]
+    for state in JobState
+    if state in _FIXED.values()
+}
 
 
 def job_state(run: FlowRun, now: datetime | None = None) -> JobState:
@@ -108,30 +113,25 @@ def _states(*types: StateType) -> FlowRunFilterState:
 
 
 async def stats_of(client: PrefectClient, deployment_id: UUID, job_type: str) -> QueueStats:
-    """Counts by job state of one deployment's runs (one count query per state)."""
+    """Counts by job state of one deployment's runs, each run counted in the state
+    :func:`job_state` gives it (one count query per group of Prefect state types)."""
     now = datetime.now(UTC)
+    due = FlowRunFilterNextScheduledStartTime(before_=now)
+    later = FlowRunFilterNextScheduledStartTime(after_=now + _TICK)
+    scheduled = _states(StateType.SCHEDULED)
+    queries = [
+        (JobState.WAITING, FlowRunFilter(state=scheduled, next_scheduled_start_time=due)),
+        (JobState.DELAYED, FlowRunFilter(state=scheduled, next_scheduled_start_time=later)),
+        *((state, FlowRunFilter(state=_states(*types))) for state, types in _TYPES_OF.items()),
+    ]
     deployments = DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
-    filters = {
-        "waiting": FlowRunFilter(
-            state=_states(StateType.SCHEDULED),
-            next_scheduled_start_time=FlowRunFilterNextScheduledStartTime(before_=now),
-        ),
-        "delayed": FlowRunFilter(
-            state=_states(StateType.SCHEDULED),
-            next_scheduled_start_time=FlowRunFilterNextScheduledStartTime(after_=now + _TICK),
-        ),
-        "pending": FlowRunFilter(state=_states(StateType.PENDING, StateType.PAUSED)),
-        "active": FlowRunFilter(state=_states(StateType.RUNNING, StateType.CANCELLING)),
-        "completed": FlowRunFilter(state=_states(StateType.COMPLETED)),
-        "failed": FlowRunFilter(state=_states(StateType.FAILED, StateType.CRASHED)),
-        "cancelled": FlowRunFilter(state=_states(StateType.CANCELLED)),
-    }
     counts = await asyncio.gather(
         *(
-            client.count_flow_runs(flow_run_filter=f, deployment_filter=deployments)
-            for f in filters.values()
+            client.count_flow_runs(flow_run_filter=runs, deployment_filter=deployments)
+            for _, runs in queries
         )
     )
-    found = dict(zip(filters, counts, strict=True))
-    found["waiting"] += found.pop("pending")
-    return QueueStats(job_type=job_type, **found)
+    found = dict.fromkeys(JobState, 0)
+    for (state, _), count in zip(queries, counts, strict=True):
+        found[state] += count
+    return QueueStats(job_type=job_type, **{str(state): n for state, n in found.items()})

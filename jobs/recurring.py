@@ -32,7 +32,7 @@ from jobs.errors import JobNotFound
 from jobs.registry import JOB_TYPES
 from jobs.status import Job, RecurringJob
 
-_BY_DEPLOYMENT = {kind.deployment_name: kind.name for kind in JOB_TYPES.values()}
+_BY_DEPLOYMENT = {job_type.deployment_name: job_type.name for job_type in JOB_TYPES.values()}
 PAGE = 200
 
 

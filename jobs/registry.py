@@ -209,25 +209,25 @@ def job_type_of(params: JobParams) -> JobType:
 
 
 def validate(
-    kind: JobType, params: JobParams | Mapping[str, Any], index: int | None = None
+    job_type: JobType, params: JobParams | Mapping[str, Any], index: int | None = None
 ) -> JobParams:
     """``params`` checked against the job type's model, or InvalidJobParams saying why not.
 
     ``index`` names the job's place in a batch, in the message.
     """
-    if isinstance(params, kind.params):
+    if isinstance(params, job_type.params):
         return params
     if isinstance(params, JobParams):
         raise InvalidJobParams(
-            f"{kind.name} jobs take {kind.params.__name__}; got {type(params).__name__}"
+            f"{job_type.name} jobs take {job_type.params.__name__}; got {type(params).__name__}"
         )
     try:
-        return kind.params.model_validate(params)
+        return job_type.params.model_validate(params)
     except ValidationError as exc:
-        raise InvalidJobParams(_describe(kind, exc, index)) from None
+        raise InvalidJobParams(_describe(job_type, exc, index)) from None
 
 
-def _describe(kind: JobType, exc: ValidationError, index: int | None) -> str:
+def _describe(job_type: JobType, exc: ValidationError, index: int | None) -> str:
     problems = []
     for error in exc.errors(include_url=False):
         where = ".".join(str(part) for part in error["loc"]) or "parameters"
@@ -235,7 +235,7 @@ def _describe(kind: JobType, exc: ValidationError, index: int | None) -> str:
         got = got if len(got) <= 80 else got[:77] + "..."
         problems.append(f"{where}: {error['msg']} (got {got})")
     which = "" if index is None else f" #{index}"
-    return f"invalid {kind.name} job parameters{which}: " + "; ".join(problems)
+    return f"invalid {job_type.name} job parameters{which}: " + "; ".join(problems)
 
 
 def queue_for(priority: int) -> str:

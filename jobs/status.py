@@ -57,7 +57,7 @@ class JobStatus(BaseModel):
 
 
 class QueueStats(BaseModel):
-    """Counts of one job type's jobs by state."""
+    """Counts of one job type's jobs by state: a job is counted where its status puts it."""
 
     job_type: str
     waiting: int
@@ -66,6 +66,7 @@ class QueueStats(BaseModel):
     failed: int
     delayed: int
     cancelled: int
+    paused: int
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -77,6 +78,7 @@ class QueueStats(BaseModel):
             + self.failed
             + self.delayed
             + self.cancelled
+            + self.paused
         )
 
 

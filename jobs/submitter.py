@@ -111,9 +111,9 @@ class Submitter:
             idempotency_key=idempotency_key,
             tags=tags,
         )
-        kind_name = job_type if isinstance(job_type, str) else None
+        job_type_name = job_type if isinstance(job_type, str) else None
         params_list = [params if params is not None else job_type]
-        jobs = await self._submit(kind_name, params_list, options, batch=False)
+        jobs = await self._submit(job_type_name, params_list, options, batch=False)
         return jobs[0]
 
     def submit(
@@ -202,29 +202,29 @@ class Submitter:
         *,
         batch: bool,
     ) -> list[Job]:
-        kind, models = self._validated(job_type, params_list, batch=batch)
+        spec, models = self._validated(job_type, params_list, batch=batch)
         queue = registry.queue_for(options.priority)
         when = options.start_time()
-        all_tags = sorted({*options.tags, f"job:{kind.name}"})
+        all_tags = sorted({*options.tags, f"job:{spec.name}"})
         creates = [
             creation.run_create(model.model_dump(mode="json"), key, when, all_tags, queue)
             for model, key in zip(models, options.keys(len(models)), strict=True)
         ]
-        async with self._prefect(f"submit {kind.name} jobs") as client:
-            deployment_id = await self._deployment_id(client, kind)
+        async with self._prefect(f"submit {spec.name} jobs") as client:
+            deployment_id = await self._deployment_id(client, spec)
             ids = await creation.create_runs(client, deployment_id, creates, self.concurrency)
-        return [Job(id=run_id, job_type=kind.name) for run_id in ids]
+        return [Job(id=run_id, job_type=spec.name) for run_id in ids]
 
     def _validated(
         self, job_type: str | None, params_list: Sequence[Any], *, batch: bool = True
     ) -> tuple[registry.JobType, list[JobParams]]:
         """The job type and the checked parameters; messages name a batch's jobs by index."""
         if job_type is None:
-            kind = registry.job_type_of(params_list[0])
+            spec = registry.job_type_of(params_list[0])
         else:
-            kind = registry.job_type(job_type)
+            spec = registry.job_type(job_type)
         models = [
-            registry.validate(kind, params, index if batch else None)
+            registry.validate(spec, params, index if batch else None)
             for index, params in enumerate(params_list)
         ]
         for index, model in enumerate(models):
@@ -232,19 +232,19 @@ class Submitter:
             if size > self.settings.max_params_bytes:
                 which = f" #{index}" if batch else ""
                 raise InvalidJobParams(
-                    f"{kind.name} job parameters{which} are {size} bytes as JSON; "
+                    f"{spec.name} job parameters{which} are {size} bytes as JSON; "
                     f"at most {self.settings.max_params_bytes} are accepted"
                 )
-        return kind, models
+        return spec, models
 
     async def _deployment_id(
-        self, client: PrefectClient, kind: registry.JobType, error: type[JobsError] = SubmitFailed
+        self, client: PrefectClient, spec: registry.JobType, error: type[JobsError] = SubmitFailed
     ) -> UUID:
         try:
-            deployment = await client.read_deployment_by_name(kind.deployment_name)
+            deployment = await client.read_deployment_by_name(spec.deployment_name)
         except ObjectNotFound:
             raise error(
-                f"{kind.name} jobs are not deployed: no deployment {kind.deployment_name!r} "
+                f"{spec.name} jobs are not deployed: no deployment {spec.deployment_name!r} "
                 f"on {self.settings.api_url} (run `make up`, or `prefect deploy --all`)"
             ) from None
         return deployment.id

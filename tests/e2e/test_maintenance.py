@@ -22,6 +22,7 @@ from jobs.client import Client
 from jobs.db.engine import get_engine
 from jobs.db.models import Subscription, User
 from jobs.status import JobState
+from tests.support.polling import wait_until
 from tests.support.smtp import Recorder
 from tests.support.stack import Stack
 
@@ -135,9 +136,8 @@ def test_failures_crossing_the_threshold_email_the_operator(
     jobs = client.submit_many("email", [failing, failing])
     assert all(client.wait(job, timeout=120).state is JobState.FAILED for job in jobs)
 
-    deadline = time.monotonic() + 90  # automations evaluate events asynchronously
-    while not smtp.to(operator) and time.monotonic() < deadline:
-        time.sleep(0.5)
+    # automations evaluate events asynchronously
+    wait_until(lambda: smtp.to(operator), 90, f"an alert email reached {operator}")
 
     [alert] = smtp.to(operator)
     assert alert["Subject"] == "[jobs alert] send-email/email: 2 failed runs within 10 min"

@@ -6,12 +6,11 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import select
 
 from jobs.client import Client
 from jobs.db.engine import session
-from jobs.db.models import HttpAttempt, WebhookEndpoint
-from jobs.outbound import signing
+from jobs.db.models import WebhookEndpoint
+from jobs.outbound import attempts, signing
 from jobs.settings import Settings
 from jobs.status import JobState
 from tests.support.receiver import Answer, Receiver
@@ -28,12 +27,6 @@ def new_endpoint(url: str) -> WebhookEndpoint:
     with session() as db, db.begin():
         db.add(row)
     return row
-
-
-def attempts_of(job_id: uuid.UUID) -> list[HttpAttempt]:
-    query = select(HttpAttempt).where(HttpAttempt.job_id == str(job_id)).order_by(HttpAttempt.id)
-    with session() as db:
-        return list(db.scalars(query))
 
 
 def test_webhook_job_delivers_a_signed_event(client: Client, receiver: Receiver) -> None:
@@ -56,7 +49,7 @@ def test_webhook_job_delivers_a_signed_event(client: Client, receiver: Receiver)
     )
     assert headers["x-webhook-id"] == str(job.id)
     assert endpoint.secret not in str(status.params)
-    assert [(a.attempt, a.status_code, a.endpoint_id) for a in attempts_of(job.id)] == [
+    assert [(a.attempt, a.status_code, a.endpoint_id) for a in attempts.of_job(str(job.id))] == [
         (1, 200, endpoint.id)
     ]
     name, tasks, logs = names_and_logs(job.id, "Delivered webhook")
@@ -92,17 +85,17 @@ def test_api_call_honours_retry_after_then_succeeds(client: Client, receiver: Re
 
     assert status.state is JobState.COMPLETED, status.failure_reason
     assert status.attempts == 2
-    assert [a.status_code for a in attempts_of(job.id)] == [429, 202]
+    assert [a.status_code for a in attempts.of_job(str(job.id))] == [429, 202]
     assert [r.body for r in receiver.received(path)] == [b'{"post":"hello"}'] * 2
     name, tasks, logs = names_and_logs(job.id, "Called API")
     assert name == "api_call POST 127.0.0.1"
     assert tasks == ["call-api POST 127.0.0.1"]  # one task run, two attempts
-    attempts = [line for line in logs if f"POST 127.0.0.1{path} → " in line]
-    assert [line.split(" (attempt")[0] for line in attempts] == [
+    attempt_lines = [line for line in logs if f"POST 127.0.0.1{path} → " in line]
+    assert [line.split(" (attempt")[0] for line in attempt_lines] == [
         f"Attempt failed: POST 127.0.0.1{path} → HTTP 429",
         f"Called API: POST 127.0.0.1{path} → HTTP 202",
     ]
-    assert "(attempt 1, " in attempts[0] and "(attempt 2, " in attempts[1]
+    assert "(attempt 1, " in attempt_lines[0] and "(attempt 2, " in attempt_lines[1]
     assert not [line for line in logs if "t0ps3cret" in line]
 
 

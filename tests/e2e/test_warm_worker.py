@@ -28,6 +28,7 @@ from jobs.aio import run_sync
 from jobs.client import Client
 from jobs.status import JobState
 from tests.support.emails import unique_address, welcome
+from tests.support.polling import wait_until
 from tests.support.smtp import Recorder
 from tests.support.stack import Stack
 
@@ -47,13 +48,15 @@ def read(run_id: UUID) -> FlowRun:
 
 
 def wait_final(run_id: UUID, timeout: float = 120) -> FlowRun:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    run = read(run_id)
+
+    def final() -> bool:
+        nonlocal run
         run = read(run_id)
-        if run.state and run.state.is_final():
-            return run
-        time.sleep(0.3)
-    raise AssertionError(f"flow run {run_id} not final after {timeout} s: {read(run_id).state}")
+        return run.state is not None and run.state.is_final()
+
+    wait_until(final, timeout, lambda: f"flow run {run_id} is final; it is {run.state}")
+    return run
 
 
 def abandon(run_id: UUID) -> None:
@@ -67,13 +70,11 @@ def abandon(run_id: UUID) -> None:
 
 
 def wait_running(run_id: UUID, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def running() -> bool:
         state = read(run_id).state
-        if state and state.is_running():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"flow run {run_id} did not start in {timeout} s")
+        return state is not None and state.is_running()
+
+    wait_until(running, timeout, f"flow run {run_id} is running")
 
 
 @pytest.fixture
@@ -97,13 +98,15 @@ def test_runs_look_complete_in_the_api(client: Client, smtp: Recorder) -> None:
             artifacts = await prefect.read_artifacts(flow_run_filter=runs)
             return tasks, logs, artifacts
 
-    deadline = time.monotonic() + 20  # logs are shipped in batches
-    while True:
+    tasks, logs, artifacts = run_sync(details())
+
+    def end_logged() -> bool:
+        nonlocal tasks, logs, artifacts
         tasks, logs, artifacts = run_sync(details())
-        if any("Finished in state Completed" in log.message for log in logs):
-            break
-        assert time.monotonic() < deadline, [log.message for log in logs]
-        time.sleep(0.5)
+        return any("Finished in state Completed" in log.message for log in logs)
+
+    # logs are shipped in batches
+    wait_until(end_logged, 20, lambda: f"the run logged its end: {[x.message for x in logs]}")
     assert [t.name for t in tasks] == [f"send-email → {address}"]
     assert tasks[0].state is not None and tasks[0].state.is_completed()
     assert any(a.type == "progress" and a.data == 100 for a in artifacts)
@@ -121,10 +124,8 @@ def test_runs_send_flow_run_heartbeats(client: Client) -> None:
         async with get_client() as prefect:
             return len((await prefect.read_events(filter=heartbeats, limit=10)).events)
 
-    deadline = time.monotonic() + 30  # the server persists events in batches
-    while run_sync(beats()) == 0:
-        assert time.monotonic() < deadline, "no heartbeat event for the run"
-        time.sleep(0.5)
+    # the server persists events in batches
+    wait_until(lambda: run_sync(beats()) > 0, 30, "a heartbeat event for the run is stored")
 
 
 @pytest.mark.parametrize(
@@ -248,10 +249,14 @@ def test_runs_die_with_a_worker_killed_outright(one_slot_worker: Stack) -> None:
     one_slot_worker.processes.remove(worker)
     one_slot_worker.worker = None
 
-    deadline = time.monotonic() + 30
-    while left := holders(log):
-        assert time.monotonic() < deadline, f"processes left behind: {sorted(left)}"
-        time.sleep(0.2)
+    left = holders(log)
+
+    def all_gone() -> bool:
+        nonlocal left
+        left = holders(log)
+        return not left
+
+    wait_until(all_gone, 30, lambda: f"no process is left behind; left: {sorted(left)}")
 
     abandon(run_id)  # nobody will finish it: its heartbeats stopped
 

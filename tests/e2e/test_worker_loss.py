@@ -26,7 +26,7 @@ from jobs.ledger import status_of
 from jobs.settings import Settings
 from jobs.status import JobState
 from tests.support.emails import unique_address, welcome
-from tests.support.runs import until
+from tests.support.polling import wait_until
 from tests.support.smtp import Recorder
 from tests.support.stack import Stack
 
@@ -86,13 +86,6 @@ def states(run_id: UUID) -> list[State[Any]]:
     return run_sync(go())
 
 
-def wait_for(check: Any, seconds: float = 120) -> None:
-    async def ok() -> bool:
-        return bool(check())
-
-    run_sync(until(ok, seconds))
-
-
 def in_state(run_id: UUID, *types: StateType) -> bool:
     state = read(run_id).state
     return state is not None and state.type in types
@@ -112,9 +105,21 @@ def test_a_killed_worker_strands_nothing(cluster: Cluster, client: Client, smtp:
     abandoned = submit("test-linger/linger")  # cancelled once its worker is gone
     addresses = [unique_address() for _ in range(8)]
     emails = [client.submit("email", welcome(address)) for address in addresses]
-    wait_for(lambda: (cluster.settings.home / "slow-start").exists())
-    wait_for(lambda: all(in_state(r, StateType.RUNNING) for r in (limited, running, abandoned)))
-    wait_for(lambda: any(client.status(job).state is JobState.COMPLETED for job in emails))
+    wait_until(
+        lambda: (cluster.settings.home / "slow-start").exists(),
+        120,
+        "the slow-start run is claimed",
+    )
+    wait_until(
+        lambda: all(in_state(r, StateType.RUNNING) for r in (limited, running, abandoned)),
+        120,
+        "the three linger runs are running",
+    )
+    wait_until(
+        lambda: any(client.status(job).state is JobState.COMPLETED for job in emails),
+        120,
+        "an email job completed",
+    )
     assert in_state(claimed, StateType.PENDING)
 
     doomed.kill()
@@ -124,7 +129,7 @@ def test_a_killed_worker_strands_nothing(cluster: Cluster, client: Client, smtp:
     newcomer = submit("test-linger/linger-limited", first_seconds=0.5)
 
     for run_id in (claimed, limited, running, abandoned, newcomer):
-        wait_for(lambda run_id=run_id: final(run_id))
+        wait_until(lambda run_id=run_id: final(run_id), 120, f"run {run_id} is final")
     for run_id in (claimed, limited, running):
         assert in_state(run_id, StateType.COMPLETED)
         history = states(run_id)
@@ -140,7 +145,7 @@ def test_a_killed_worker_strands_nothing(cluster: Cluster, client: Client, smtp:
 
     # every email: sent once and Completed, or (killed mid-send) failed unsent-again: never twice
     for job in emails:
-        wait_for(lambda job=job: client.status(job).state.is_final)
+        wait_until(lambda job=job: client.status(job).state.is_final, 120, f"job {job.id} is final")
     ledger = status_of([str(job.id) for job in emails])
     for job, address in zip(emails, addresses, strict=True):
         status, sent = client.status(job), len(smtp.to(address))
@@ -158,10 +163,16 @@ def test_a_job_that_keeps_crashing_is_failed_and_alerted(
     applied = run_sync(_apply_automations(cluster.settings))
     try:
         poison = submit("test-segfault/segfault")
-        wait_for(lambda: final(poison) and read(poison).state.name == GAVE_UP)  # type: ignore[union-attr]
+        wait_until(
+            lambda: final(poison) and read(poison).state.name == GAVE_UP,  # type: ignore[union-attr]
+            120,
+            f"the run is final as {GAVE_UP!r}",
+        )
         subject = "keeps crashing"
-        wait_for(
-            lambda: any(subject in m["Subject"] for m in smtp.to(cluster.settings.alert_email))
+        wait_until(
+            lambda: any(subject in m["Subject"] for m in smtp.to(cluster.settings.alert_email)),
+            120,
+            f"a {subject!r} alert email arrived",
         )
     finally:
         run_sync(_delete_automations(applied))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 from uuid import UUID
@@ -20,6 +19,7 @@ from prefect.client.schemas.objects import Artifact, State, StateType, TaskRun
 
 from flows import mail
 from jobs.email.params import Recipient, SendEmail, SendNewsletter
+from tests.support.polling import wait_until
 from tests.support.smtp import Recorder
 
 pytestmark = pytest.mark.usefixtures("prefect_server", "app_db")
@@ -51,15 +51,18 @@ def finished_task_runs(run_id: UUID, expected: int, timeout: float = 60) -> list
 
     Task-run states reach the server as events, a moment after the flow returns.
     """
-    deadline = time.monotonic() + timeout
     flow_runs = FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
+    task_runs: list[TaskRun] = []
     with get_client(sync_client=True) as client:
-        while True:
+
+        def finished() -> bool:
+            nonlocal task_runs
             task_runs = client.read_task_runs(flow_run_filter=flow_runs)
             done = [t for t in task_runs if t.state is not None and t.state.type in FINAL]
-            if len(done) >= expected or time.monotonic() > deadline:
-                return task_runs
-            time.sleep(0.2)
+            return len(done) >= expected
+
+        wait_until(finished, timeout, f"{expected} task runs of flow run {run_id} are final")
+    return task_runs
 
 
 def progress_artifacts(run_id: UUID) -> list[Artifact]:

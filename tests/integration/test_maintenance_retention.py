@@ -23,7 +23,8 @@ from prefect.exceptions import ObjectNotFound
 from prefect.states import Cancelled, Completed, Crashed, Failed
 
 from jobs.maintenance.retention import Policy, Pruned, prune
-from tests.support.runs import finished_run, scratch_deployment, until
+from tests.support.polling import until
+from tests.support.runs import finished_run, scratch_deployment
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -101,4 +102,4 @@ async def test_a_deleted_run_takes_its_task_runs_and_logs_with_it() -> None:
         async def logs_gone() -> bool:  # the server deletes them in the background
             return not await client.read_logs(log_filter=logs_of_run)
 
-        await until(logs_gone, 30)
+        await until(logs_gone, 30, "the pruned run's logs are deleted")

@@ -24,7 +24,7 @@ from jobs.history import GAVE_UP
 from jobs.settings import Settings
 from jobs.worker import heartbeats
 from jobs.worker.recovery import Recovery, Sweep
-from tests.support.runs import until
+from tests.support.polling import until
 from tests.support.stack import Stack
 
 POOL = f"recovery-{uuid4().hex[:8]}"
@@ -71,15 +71,15 @@ async def run_in(
     return await prefect.read_flow_run(run.id)
 
 
-async def sweep_until(recovery: Recovery, done: Any, seconds: float = 90) -> list[Sweep]:
-    """Sweep every 0.25 s until ``done(sweeps)``; the sweeps made."""
+async def sweep_until(recovery: Recovery, done: Any, what: str, seconds: float = 90) -> list[Sweep]:
+    """Sweep every 0.25 s until ``done(sweeps)`` (``what`` says what that is); the sweeps made."""
     sweeps: list[Sweep] = []
 
     async def check() -> bool:
         sweeps.append(await recovery.sweep())
         return bool(done(sweeps))
 
-    await until(check, seconds)
+    await until(check, seconds, what)
     return sweeps
 
 
@@ -98,7 +98,7 @@ async def test_a_running_job_without_heartbeats_is_crashed_and_frees_its_slot(
     assert limit.active_slots == 1
     recovery = Recovery(prefect, quick)
 
-    await sweep_until(recovery, lambda sweeps: run.id in sweeps[-1].lost)
+    await sweep_until(recovery, lambda sweeps: run.id in sweeps[-1].lost, "a sweep finds it lost")
 
     history_ = await prefect.read_flow_run_states(run.id)
     crashed = [state for state in history_ if state.type is StateType.CRASHED]
@@ -126,7 +126,7 @@ async def test_a_job_whose_worker_sends_heartbeats_is_left_alone(
         return await beat_and_sweep(sweeps)
 
     sweeps: list[Sweep] = []
-    await until(check, 90)
+    await until(check, 90, "three sweeps judged the run")
 
     assert (await state_of(prefect, run.id)).type is StateType.RUNNING
     await prefect.set_flow_run_state(run.id, Crashed(), force=True)  # tidy: nobody runs it
@@ -139,7 +139,7 @@ async def test_a_claimed_job_whose_worker_died_is_crashed_then_run_again(
     run = await run_in(prefect, await deployment(prefect), Pending(message="claimed by worker w"))
     recovery = Recovery(prefect, quick)
 
-    await sweep_until(recovery, lambda sweeps: run.id in sweeps[-1].rerun)
+    await sweep_until(recovery, lambda sweeps: run.id in sweeps[-1].rerun, "a sweep re-runs it")
 
     state = await state_of(prefect, run.id)
     assert state.type is StateType.SCHEDULED and state.name == "AwaitingRetry"
@@ -161,7 +161,7 @@ async def test_cancelling_a_job_whose_worker_is_gone_ends_cancelled(
     assert (await state_of(prefect, run.id)).type is StateType.CANCELLING
     recovery = Recovery(prefect, quick)
 
-    await sweep_until(recovery, lambda sweeps: run.id in sweeps[-1].lost)
+    await sweep_until(recovery, lambda sweeps: run.id in sweeps[-1].lost, "a sweep finds it lost")
 
     state = await state_of(prefect, run.id)
     assert state.type is StateType.CANCELLED

@@ -14,7 +14,8 @@ from prefect.client.schemas.objects import FlowRun
 from jobs.client import Client
 from jobs.errors import JobNotFound
 from jobs.registry import JOB_TYPES
-from tests.support.runs import discard, until
+from tests.support.polling import until
+from tests.support.runs import discard
 
 SCHEDULES = {
     "db_cleanup": "0 2 * * *",
@@ -56,7 +57,7 @@ async def test_each_schedule_slot_gets_exactly_one_run(client: Client, job_type:
         async def three_runs() -> bool:
             return len(await auto_scheduled(prefect, deployment.id)) >= 3
 
-        await until(three_runs, 60)
+        await until(three_runs, 60, f"{job_type} has three scheduled runs")
         path = {"id": deployment.id}
         await prefect.request("POST", "/deployments/{id}/schedule", path_params=path, json={})
         runs = await auto_scheduled(prefect, deployment.id)

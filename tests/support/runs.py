@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -19,6 +18,7 @@ from prefect.exceptions import ObjectNotFound
 from prefect.states import Cancelled
 
 from jobs.aio import run_sync
+from tests.support.polling import until
 
 NOT_STARTED = {StateType.SCHEDULED, StateType.PAUSED}
 
@@ -34,16 +34,6 @@ async def finished_run(client: PrefectClient, deployment_id: UUID, state: State[
     run = await client.create_flow_run_from_deployment(deployment_id)
     await client.set_flow_run_state(run.id, state, force=True)
     return await client.read_flow_run(run.id)
-
-
-async def until(check: Callable[[], Awaitable[bool]], seconds: float = 60) -> None:
-    """Poll ``check`` until it is true; AssertionError if it is not within ``seconds``."""
-    step = 0.25
-    for _ in range(int(seconds / step)):
-        if await check():
-            return
-        await asyncio.sleep(step)
-    raise AssertionError(f"still not so after {seconds} s")
 
 
 def names_and_logs(
@@ -70,10 +60,7 @@ async def _names_and_logs(
         logs = [log.message for log in found]
         return any(containing in line for line in logs)
 
-    try:
-        await until(logged, seconds)
-    except AssertionError:
-        raise AssertionError(f"no log line contains {containing!r}: {logs}") from None
+    await until(logged, seconds, lambda: f"a log line contains {containing!r}; lines: {logs}")
     runs = FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
     tasks = await client.read_task_runs(flow_run_filter=runs)
     run = await client.read_flow_run(run_id)
@@ -97,5 +84,5 @@ async def discard(client: PrefectClient, ids: Iterable[UUID]) -> None:
             state = (await client.read_flow_run(run_id)).state
             return state is not None and state.is_final()
 
-        await until(final, 120)
+        await until(final, 120, f"run {run_id} is final")
         await client.delete_flow_run(run_id)

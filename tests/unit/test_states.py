@@ -144,12 +144,25 @@ def test_job_states_read_as_words() -> None:
     ]
 
 
+def test_queue_stats_count_every_job_state_and_nothing_else() -> None:
+    counts = set(QueueStats.model_fields) - {"job_type"}
+
+    assert counts == {str(state) for state in JobState}
+
+
 def test_queue_stats_total_is_the_sum_and_is_dumped() -> None:
     stats = QueueStats(
-        job_type="email", waiting=1, active=2, completed=30, failed=4, delayed=5, cancelled=6
+        job_type="email",
+        waiting=1,
+        active=2,
+        completed=30,
+        failed=4,
+        delayed=5,
+        cancelled=6,
+        paused=7,
     )
 
-    assert stats.total == 48
+    assert stats.total == 55
     assert stats.model_dump() == {
         "job_type": "email",
         "waiting": 1,
@@ -158,14 +171,22 @@ def test_queue_stats_total_is_the_sum_and_is_dumped() -> None:
         "failed": 4,
         "delayed": 5,
         "cancelled": 6,
-        "total": 48,
+        "paused": 7,
+        "total": 55,
     }
-    assert '"total":48' in stats.model_dump_json()
+    assert '"total":55' in stats.model_dump_json()
 
 
 def test_empty_queue_has_total_zero() -> None:
     stats = QueueStats(
-        job_type="newsletter", waiting=0, active=0, completed=0, failed=0, delayed=0, cancelled=0
+        job_type="newsletter",
+        waiting=0,
+        active=0,
+        completed=0,
+        failed=0,
+        delayed=0,
+        cancelled=0,
+        paused=0,
     )
 
     assert stats.total == 0
