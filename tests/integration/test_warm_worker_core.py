@@ -28,7 +28,7 @@ from deployments.pool import QUEUES
 from jobs.client import Client
 from jobs.worker.heartbeats import HEARTBEAT
 from jobs.worker.runner import WarmWorker
-from tests.support.runs import until
+from tests.support.polling import until
 from tests.support.stack import Stack
 
 POOL = f"core-{uuid4().hex[:8]}"
@@ -282,7 +282,7 @@ async def test_a_claimed_run_is_reported_alive_by_the_worker(
         found = list((await prefect.read_events(filter=heartbeats, limit=10)).events)
         return bool(found)
 
-    await until(stored)
+    await until(stored, 60, "the run's heartbeat is in the event store")
     assert [event.payload["worker"] for event in found] == [worker.name]
     roles = {r.role: r.name for r in found[0].related}
     assert roles.get("worker") == worker.name
@@ -303,7 +303,7 @@ async def test_a_run_whose_process_dies_is_crashed_and_its_slot_reused(
         await worker.tick()
         return dies not in worker.running
 
-    await until(reaped)
+    await until(reaped, 60, "the crashed run is reaped and its slot reused")
 
     state = await state_of(prefect, dies)
     assert state.type is StateType.CRASHED and "signal SIGSEGV" in (state.message or "")
@@ -322,7 +322,7 @@ async def test_a_run_past_its_time_limit_is_killed_and_failed(
         await worker.tick()
         return run_id not in worker.running
 
-    await until(timed_out)
+    await until(timed_out, 60, "the run past its time limit is killed")
 
     assert process.exitcode is not None  # killed, not merely forgotten
     state = await state_of(prefect, run_id)
@@ -341,14 +341,14 @@ async def test_a_running_run_that_is_cancelled_is_stopped(
     async def running() -> bool:
         return (await state_of(prefect, run_id)).type is StateType.RUNNING
 
-    await until(running)
+    await until(running, 60, "the run is running")
     await Client(prefect_server.settings).cancel_async(run_id)
 
     async def stopped() -> bool:
         await worker.tick()
         return run_id not in worker.running
 
-    await until(stopped)
+    await until(stopped, 60, "the cancelled run is stopped")
 
     assert process.exitcode is not None
     state = await state_of(prefect, run_id)
