@@ -1,12 +1,13 @@
-"""The Prefect server, as ``prefect server start`` runs it, with one fix for SQLite.
+"""The Prefect server, as ``prefect server start`` runs it, with two fixes.
 
-Prefect begins most of its SQLite transactions DEFERRED. A transaction that reads before it
-writes fails at its first write when another connection committed in between: SQLite refuses
-the upgrade at once ("database is locked", SQLITE_BUSY_SNAPSHOT: the busy timeout is never
-consulted). A request then answers 503 (Prefect logs nothing) and Prefect's client waits 2, 4,
-8 s before trying again; the late-runs service logs a traceback ("Encountered error during
-state validation") and tries again on its next loop. Under load (a worker working a backlog,
-jobs submitted) that happened to these, all of which read first:
+Transactions that read before they write, on SQLite. Prefect begins most of its SQLite
+transactions DEFERRED. One that reads before it writes fails at its first write when another
+connection committed in between: SQLite refuses the upgrade at once ("database is locked",
+SQLITE_BUSY_SNAPSHOT: the busy timeout is never consulted). A request then answers 503 (Prefect
+logs nothing) and Prefect's client waits 2, 4, 8 s before trying again; the late-runs service
+logs a traceback ("Encountered error during state validation") and tries again on its next
+loop. Under load (a worker working a backlog, jobs submitted) that happened to these, all of
+which read first:
 
 - creating flow runs from a deployment, one or in bulk (they read the deployment);
 - creating flow runs and task runs (``POST /flow_runs/``, ``/task_runs/``: the labels);
@@ -17,7 +18,17 @@ jobs submitted) that happened to these, all of which read first:
 
 Here their transactions begin IMMEDIATE, as Prefect's own ``with_for_update`` transactions do
 (setting a flow or task run's state, among others): they wait for the write lock instead of
-failing. Everything else is Prefect's, unchanged; PostgreSQL is not affected.
+failing. PostgreSQL is not affected.
+
+Creating a global concurrency limit whose name is taken. Prefect inserts it all the same and
+answers the unique-name violation 409, but logs it as an error, with its traceback: jobs that
+reach a new destination host at once (``jobs/outbound/limits.py``) did that. Here the name is
+looked up first and a taken one is answered 409 without an insert; as that request now reads
+before it writes, it begins IMMEDIATE too, so on SQLite concurrent creations of one name are
+checked one after the other. (On PostgreSQL two can still pass the check at once: Prefect's
+logged 409 then, as before.)
+
+Everything else is Prefect's, unchanged.
 
 Run as ``python -m jobs.prefect_server server start ...`` (the arguments of ``prefect``).
 """
@@ -34,7 +45,7 @@ from typing import Any, ParamSpec, TypeVar
 _READS_FIRST = re.compile(
     r"/(deployments/[^/]+/create_flow_run(/bulk)?"
     r"|flow_runs/?|task_runs/?"
-    r"|v2/concurrency_limits/(increment|increment-with-lease|decrement)"
+    r"|v2/concurrency_limits(/|/increment|/increment-with-lease|/decrement)?"
     r"|work_pools/[^/]+/workers/heartbeat)$"
 )
 _WRITE_FIRST: ContextVar[bool] = ContextVar("jobs_sqlite_write_first", default=False)
@@ -81,8 +92,11 @@ def writing_first(
 
 
 def install() -> None:
-    """Patch Prefect's SQLite transactions, late-runs task and app factory in this process."""
+    """Patch Prefect's SQLite transactions, late-runs task, creation of global concurrency
+    limits and app factory in this process."""
     import prefect.server.api.server as server
+    import prefect.server.models.concurrency_limits_v2 as limits_v2
+    from fastapi import HTTPException, status
     from prefect.server.api import background_workers
     from prefect.server.database.configurations import AioSqliteConfiguration
     from prefect.server.services import late_runs
@@ -103,12 +117,24 @@ def install() -> None:
     tasks = background_workers.task_functions
     tasks[tasks.index(mark_late)] = late_runs.mark_flow_run_late
 
+    create_limit: Any = limits_v2.create_concurrency_limit
+    read_limit: Any = limits_v2.read_concurrency_limit
+
+    async def create_concurrency_limit(session: Any, concurrency_limit: Any) -> Any:
+        name = concurrency_limit.name
+        if await read_limit(session=session, name=name) is not None:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, f"A concurrency limit named {name!r} already exists."
+            )
+        return await create_limit(session=session, concurrency_limit=concurrency_limit)
+
     create_app = server.create_app
 
     def create_wrapped_app(*args: Any, **kwargs: Any) -> Any:
         return WriteFirst(create_app(*args, **kwargs))
 
     AioSqliteConfiguration.begin_transaction = begin_transaction  # type: ignore[method-assign]
+    limits_v2.create_concurrency_limit = create_concurrency_limit
     server.create_app = create_wrapped_app
 
 

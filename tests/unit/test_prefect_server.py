@@ -34,6 +34,7 @@ def seen_by_the_app(method: str, path: str, kind: str = "http") -> bool:
         f"/api/deployments/{RUN}/create_flow_run/bulk",
         "/api/flow_runs/",
         "/api/task_runs/",
+        "/api/v2/concurrency_limits/",  # checks the name is free first
         "/api/v2/concurrency_limits/increment",
         "/api/v2/concurrency_limits/increment-with-lease",
         "/api/v2/concurrency_limits/decrement",
@@ -59,6 +60,7 @@ def test_requests_that_read_before_they_write_take_the_write_lock_first(path: st
         ("POST", "/api/logs/"),
         ("POST", "/api/events"),
         ("POST", "/api/v2/concurrency_limits/filter"),
+        ("PATCH", "/api/v2/concurrency_limits/http-host:example.com"),
         ("POST", "/api/work_pools/jobs/workers/filter"),
     ],
 )
