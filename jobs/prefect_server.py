@@ -1,38 +1,68 @@
-"""The Prefect server, as ``prefect server start`` runs it, with one fix for SQLite.
+"""The Prefect server, as ``prefect server start`` runs it, with two fixes.
 
-Prefect begins its SQLite transactions DEFERRED. Creating flow runs from a deployment reads (the
-deployment) before it writes (the runs); when another connection commits in between, SQLite
-refuses the upgrade to a write at once ("database is locked", SQLITE_BUSY_SNAPSHOT: the busy
-timeout is never consulted), the server answers 503, and Prefect's client waits 2, 4, 8 s
-before trying again. Under load (a worker busy, jobs submitted) that happened to most bulk
-submissions and to many single ones. Here the transactions of those two endpoints begin
-IMMEDIATE, as Prefect's own ``with_for_update`` transactions do: they wait for the write lock
-instead of failing. Everything else is Prefect's, unchanged; PostgreSQL is not affected.
+Transactions that read before they write, on SQLite. Prefect begins most of its SQLite
+transactions DEFERRED. One that reads before it writes fails at its first write when another
+connection committed in between: SQLite refuses the upgrade at once ("database is locked",
+SQLITE_BUSY_SNAPSHOT: the busy timeout is never consulted). A request then answers 503 (Prefect
+logs nothing) and Prefect's client waits 2, 4, 8 s before trying again; the late-runs service
+logs a traceback ("Encountered error during state validation") and tries again on its next
+loop. Under load (a worker working a backlog, jobs submitted) that happened to these, all of
+which read first:
+
+- creating flow runs from a deployment, one or in bulk (they read the deployment);
+- creating flow runs and task runs (``POST /flow_runs/``, ``/task_runs/``: the labels);
+- taking and releasing global concurrency slots (``/v2/concurrency_limits/increment``,
+  ``increment-with-lease``, ``decrement``: the limits);
+- worker heartbeats (the work pool);
+- marking runs Late (the run), once a backlog waits longer than the late-runs threshold.
+
+Here their transactions begin IMMEDIATE, as Prefect's own ``with_for_update`` transactions do
+(setting a flow or task run's state, among others): they wait for the write lock instead of
+failing. PostgreSQL is not affected.
+
+Creating a global concurrency limit whose name is taken. Prefect inserts it all the same and
+answers the unique-name violation 409, but logs it as an error, with its traceback: jobs that
+reach a new destination host at once (``jobs/outbound/limits.py``) did that. Here the name is
+looked up first and a taken one is answered 409 without an insert; as that request now reads
+before it writes, it begins IMMEDIATE too, so on SQLite concurrent creations of one name are
+checked one after the other. (On PostgreSQL two can still pass the check at once: Prefect's
+logged 409 then, as before.)
+
+Everything else is Prefect's, unchanged.
 
 Run as ``python -m jobs.prefect_server server start ...`` (the arguments of ``prefect``).
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
-_CREATES_RUNS = re.compile(r"/deployments/[^/]+/create_flow_run(/bulk)?$")
+_READS_FIRST = re.compile(
+    r"/(deployments/[^/]+/create_flow_run(/bulk)?"
+    r"|flow_runs/?|task_runs/?"
+    r"|v2/concurrency_limits(/|/increment|/increment-with-lease|/decrement)?"
+    r"|work_pools/[^/]+/workers/heartbeat)$"
+)
 _WRITE_FIRST: ContextVar[bool] = ContextVar("jobs_sqlite_write_first", default=False)
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class WriteFirst:
-    """ASGI wrapper: requests that create flow runs take SQLite's write lock up front."""
+    """ASGI wrapper: requests that read before they write take SQLite's write lock up front."""
 
     def __init__(self, app: Callable[..., Any]) -> None:
         self.app = app
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        creates = scope["type"] == "http" and scope["method"] == "POST"
-        if not (creates and _CREATES_RUNS.search(scope["path"])):
+        post = scope["type"] == "http" and scope["method"] == "POST"
+        if not (post and _READS_FIRST.search(scope["path"])):
             await self.app(scope, receive, send)
             return
         token = _WRITE_FIRST.set(True)
@@ -42,10 +72,34 @@ class WriteFirst:
             _WRITE_FIRST.reset(token)
 
 
+def writing_first(
+    task: Callable[P, Coroutine[Any, Any, R]],
+) -> Callable[P, Coroutine[Any, Any, R]]:
+    """``task`` (a background task of the server) taking SQLite's write lock up front.
+
+    The signature stays ``task``'s: the server's task queue injects dependencies by it.
+    """
+
+    @functools.wraps(task)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        token = _WRITE_FIRST.set(True)
+        try:
+            return await task(*args, **kwargs)
+        finally:
+            _WRITE_FIRST.reset(token)
+
+    return run
+
+
 def install() -> None:
-    """Patch Prefect's SQLite transactions and app factory in this process."""
+    """Patch Prefect's SQLite transactions, late-runs task, creation of global concurrency
+    limits and app factory in this process."""
     import prefect.server.api.server as server
+    import prefect.server.models.concurrency_limits_v2 as limits_v2
+    from fastapi import HTTPException, status
+    from prefect.server.api import background_workers
     from prefect.server.database.configurations import AioSqliteConfiguration
+    from prefect.server.services import late_runs
 
     begin = AioSqliteConfiguration.begin_transaction
 
@@ -56,12 +110,31 @@ def install() -> None:
         async with begin(self, session, with_for_update or _WRITE_FIRST.get()) as transaction:
             yield transaction
 
+    # the service schedules the task by this module's name for it; the worker runs the one of
+    # the task list, registered by the same name
+    mark_late = late_runs.mark_flow_run_late
+    late_runs.mark_flow_run_late = writing_first(mark_late)
+    tasks = background_workers.task_functions
+    tasks[tasks.index(mark_late)] = late_runs.mark_flow_run_late
+
+    create_limit: Any = limits_v2.create_concurrency_limit
+    read_limit: Any = limits_v2.read_concurrency_limit
+
+    async def create_concurrency_limit(session: Any, concurrency_limit: Any) -> Any:
+        name = concurrency_limit.name
+        if await read_limit(session=session, name=name) is not None:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, f"A concurrency limit named {name!r} already exists."
+            )
+        return await create_limit(session=session, concurrency_limit=concurrency_limit)
+
     create_app = server.create_app
 
     def create_wrapped_app(*args: Any, **kwargs: Any) -> Any:
         return WriteFirst(create_app(*args, **kwargs))
 
     AioSqliteConfiguration.begin_transaction = begin_transaction  # type: ignore[method-assign]
+    limits_v2.create_concurrency_limit = create_concurrency_limit
     server.create_app = create_wrapped_app
 
 

@@ -104,8 +104,9 @@ def prefect_cli(*args: str) -> list[str]:
 def start_server(settings: Settings) -> subprocess.Popen[bytes]:
     """The Prefect server (API, UI and services) on the configured address.
 
-    Started through :mod:`jobs.prefect_server`: Prefect's server with flow-run creation taking
-    SQLite's write lock up front.
+    Started through :mod:`jobs.prefect_server`: Prefect's server with the requests and tasks
+    that read before they write taking SQLite's write lock up front, and global concurrency
+    limits whose name is taken refused before their insert.
     """
     args = [sys.executable, "-m", "jobs.prefect_server", "server", "start"]
     args += ["--host", settings.server_host]

@@ -4,22 +4,28 @@ A host's limit is named ``http-host:<host>``; ``deployments/limits.py`` creates 
 hosts in ``JOBS_HTTP_RATE_LIMITS``, and a host without one gets it on first use, at
 ``JOBS_HTTP_RATE_LIMIT_DEFAULT`` requests per second. Every request (each redirect hop too)
 takes a slot of its host's limit first, so a strict host slows only the requests to itself.
+
+A limit is looked up before it is created, once per process (each job runs in a process of its
+own) and by one thread at a time, so a job finds its host's limit rather than asks to create it
+again; when another process created it meanwhile, the server's refusal (409) is as good.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from contextlib import suppress
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.sync import rate_limit
-from prefect.exceptions import ObjectAlreadyExists
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
 from jobs.settings import Settings, get_settings
 
 PREFIX = "http-host:"
 _ensured: set[str] = set()
+_ensuring = threading.Lock()
 
 
 def limit_name(host: str) -> str:
@@ -41,14 +47,19 @@ def rate_for(host: str, settings: Settings) -> float:
 def ensure(host: str, settings: Settings) -> str:
     """Create ``host``'s limit at its configured (or the default) rate unless it exists."""
     name = limit_name(host)
-    if name not in _ensured:
-        rate = rate_for(host, settings)
-        limit = GlobalConcurrencyLimitCreate(
-            name=name, limit=slots_for(rate), slot_decay_per_second=rate
-        )
-        with get_client(sync_client=True) as client, suppress(ObjectAlreadyExists):
-            client.create_global_concurrency_limit(limit)
-        _ensured.add(name)
+    with _ensuring:
+        if name not in _ensured:
+            with get_client(sync_client=True) as client:
+                try:
+                    client.read_global_concurrency_limit_by_name(name)
+                except ObjectNotFound:
+                    rate = rate_for(host, settings)
+                    limit = GlobalConcurrencyLimitCreate(
+                        name=name, limit=slots_for(rate), slot_decay_per_second=rate
+                    )
+                    with suppress(ObjectAlreadyExists):  # another process was first
+                        client.create_global_concurrency_limit(limit)
+            _ensured.add(name)
     return name
 
 

@@ -1,13 +1,17 @@
-"""The server fix: which requests take SQLite's write lock up front."""
+"""The server fix: which requests and tasks take SQLite's write lock up front."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
+import json
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 
-from jobs.prefect_server import _WRITE_FIRST, WriteFirst
+from jobs.prefect_server import _WRITE_FIRST, WriteFirst, writing_first
 
 RUN = "7b0e1c5e-3f7a-4a8e-9a51-0d2f4b6c8e10"
 
@@ -25,9 +29,19 @@ def seen_by_the_app(method: str, path: str, kind: str = "http") -> bool:
 
 @pytest.mark.parametrize(
     "path",
-    [f"/api/deployments/{RUN}/create_flow_run", f"/api/deployments/{RUN}/create_flow_run/bulk"],
+    [
+        f"/api/deployments/{RUN}/create_flow_run",
+        f"/api/deployments/{RUN}/create_flow_run/bulk",
+        "/api/flow_runs/",
+        "/api/task_runs/",
+        "/api/v2/concurrency_limits/",  # checks the name is free first
+        "/api/v2/concurrency_limits/increment",
+        "/api/v2/concurrency_limits/increment-with-lease",
+        "/api/v2/concurrency_limits/decrement",
+        "/api/work_pools/jobs/workers/heartbeat",
+    ],
 )
-def test_creating_runs_from_a_deployment_takes_the_write_lock_first(path: str) -> None:
+def test_requests_that_read_before_they_write_take_the_write_lock_first(path: str) -> None:
     assert seen_by_the_app("POST", path) is True
 
 
@@ -35,9 +49,19 @@ def test_creating_runs_from_a_deployment_takes_the_write_lock_first(path: str) -
     ("method", "path"),
     [
         ("GET", f"/api/deployments/{RUN}"),
-        ("POST", "/api/flow_runs/filter"),
-        ("POST", f"/api/flow_runs/{RUN}/set_state"),
         ("GET", f"/api/deployments/{RUN}/create_flow_run"),
+        ("POST", "/api/flow_runs/filter"),
+        ("POST", "/api/task_runs/filter"),
+        # Prefect begins these IMMEDIATE itself
+        ("POST", f"/api/flow_runs/{RUN}/set_state"),
+        ("POST", f"/api/task_runs/{RUN}/set_state"),
+        # these write first: nothing to wait for
+        ("POST", "/api/v2/concurrency_limits/decrement-with-lease"),
+        ("POST", "/api/logs/"),
+        ("POST", "/api/events"),
+        ("POST", "/api/v2/concurrency_limits/filter"),
+        ("PATCH", "/api/v2/concurrency_limits/http-host:example.com"),
+        ("POST", "/api/work_pools/jobs/workers/filter"),
     ],
 )
 def test_other_requests_are_left_as_prefect_runs_them(method: str, path: str) -> None:
@@ -52,3 +76,54 @@ def test_lifespan_and_websockets_pass_through() -> None:
 
     asyncio.run(WriteFirst(app)({"type": "lifespan"}, None, None))
     assert seen == ["lifespan"]
+
+
+async def late(flow_run_id: str, *, db: object = None) -> tuple[str, bool]:
+    return flow_run_id, _WRITE_FIRST.get()
+
+
+def test_a_task_writing_first_takes_the_write_lock_and_keeps_its_signature() -> None:
+    task = writing_first(late)
+
+    assert asyncio.run(task("run-1")) == ("run-1", True)
+    assert _WRITE_FIRST.get() is False
+    assert task.__name__ == "late"  # the task queue registers tasks by name ...
+    assert inspect.signature(task) == inspect.signature(late)  # ... and injects by signature
+
+
+INSTALLED = """
+import asyncio, json
+from sqlalchemy.ext.asyncio import AsyncSession
+from jobs import prefect_server
+prefect_server.install()
+from prefect.server.api.background_workers import task_functions
+from prefect.server.database.configurations import SQLITE_BEGIN_MODE, AioSqliteConfiguration
+from prefect.server.services import late_runs
+
+config = AioSqliteConfiguration(connection_url="sqlite+aiosqlite://")
+
+async def begins():
+    async with config.begin_transaction(AsyncSession()):
+        return SQLITE_BEGIN_MODE.get()
+
+registered = [f for f in task_functions if f.__name__ == "mark_flow_run_late"]
+print(json.dumps({
+    "plain": asyncio.run(begins()),
+    "writing_first": asyncio.run(prefect_server.writing_first(begins)()),
+    "late_task_registered": registered == [late_runs.mark_flow_run_late],
+    "late_task_writes_first": hasattr(late_runs.mark_flow_run_late, "__wrapped__"),
+}))
+"""
+
+
+def test_installed_in_prefect_late_runs_and_writing_first_transactions_begin_immediate() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", INSTALLED], capture_output=True, text=True, check=True
+    ).stdout
+
+    assert json.loads(out.splitlines()[-1]) == {
+        "plain": "DEFERRED",
+        "writing_first": "IMMEDIATE",
+        "late_task_registered": True,
+        "late_task_writes_first": True,
+    }
