@@ -20,7 +20,6 @@ from prefect.client.schemas.filters import (
     LogFilterFlowRunId,
 )
 from prefect.client.schemas.objects import FlowRun
-from prefect.deployments import run_deployment
 from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
 from prefect.states import Cancelled
 
@@ -29,22 +28,9 @@ from jobs.client import Client
 from jobs.status import JobState
 from tests.support.emails import unique_address, welcome
 from tests.support.polling import wait_until
+from tests.support.runs import read, submit
 from tests.support.smtp import Recorder
 from tests.support.stack import Stack
-
-
-def submit(name: str, queue: str = "priority-5", **parameters: Any) -> UUID:
-    run = run_deployment(name, parameters=parameters, timeout=0, work_queue_name=queue)
-    assert isinstance(run, FlowRun)
-    return run.id
-
-
-def read(run_id: UUID) -> FlowRun:
-    async def go() -> FlowRun:
-        async with get_client() as prefect:
-            return await prefect.read_flow_run(run_id)
-
-    return run_sync(go())
 
 
 def wait_final(run_id: UUID, timeout: float = 120) -> FlowRun:

@@ -13,8 +13,7 @@ from uuid import UUID
 
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.objects import FlowRun, State, StateType
-from prefect.deployments import run_deployment
+from prefect.client.schemas.objects import State, StateType
 
 from deployments import automations
 from jobs import services
@@ -27,6 +26,7 @@ from jobs.settings import Settings
 from jobs.status import JobState
 from tests.support.emails import unique_address, welcome
 from tests.support.polling import wait_until
+from tests.support.runs import read, submit
 from tests.support.smtp import Recorder
 from tests.support.stack import Stack
 
@@ -61,20 +61,6 @@ def cluster(stack: Stack) -> Iterator[Cluster]:
     finally:
         services.stop(cluster.processes)
         stack.start_worker(limit=1)
-
-
-def submit(name: str, **parameters: Any) -> UUID:
-    run = run_deployment(name, parameters=parameters, timeout=0, work_queue_name="priority-5")
-    assert isinstance(run, FlowRun)
-    return run.id
-
-
-def read(run_id: UUID) -> FlowRun:
-    async def go() -> FlowRun:
-        async with get_client() as prefect:
-            return await prefect.read_flow_run(run_id)
-
-    return run_sync(go())
 
 
 def states(run_id: UUID) -> list[State[Any]]:

@@ -14,6 +14,7 @@ from prefect.client.schemas.filters import (
     LogFilterFlowRunId,
 )
 from prefect.client.schemas.objects import FlowRun, State, StateType
+from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Cancelled
 
@@ -21,6 +22,23 @@ from jobs.aio import run_sync
 from tests.support.polling import until
 
 NOT_STARTED = {StateType.SCHEDULED, StateType.PAUSED}
+
+
+def submit(name: str, queue: str = "priority-5", **parameters: Any) -> UUID:
+    """A run of the deployment ``name`` (flow/deployment) with ``parameters``; its id."""
+    run = run_deployment(name, parameters=parameters, timeout=0, work_queue_name=queue)
+    assert isinstance(run, FlowRun)
+    return run.id
+
+
+def read(run_id: UUID) -> FlowRun:
+    """The flow run as the server has it now."""
+
+    async def go() -> FlowRun:
+        async with get_client() as prefect:
+            return await prefect.read_flow_run(run_id)
+
+    return run_sync(go())
 
 
 async def scratch_deployment(client: PrefectClient, label: str) -> UUID:
