@@ -36,12 +36,17 @@ QUEUES = [
 
 
 async def apply(client: PrefectClient, settings: Settings) -> None:
-    """Make the pool and its queues look as declared here."""
-    await _ensure_pool(client, settings.work_pool)
-    for spec in QUEUES:
-        await _ensure_queue(client, settings.work_pool, spec)
+    """Make the pool and its queues look as declared here, then the limits and automations."""
+    await apply_queues(client, settings.work_pool)
     await limits.apply(client, settings)
     await automations.apply(client, settings)
+
+
+async def apply_queues(client: PrefectClient, pool: str) -> None:
+    """Make the work pool ``pool`` and its priority queues look as declared here."""
+    await _ensure_pool(client, pool)
+    for spec in QUEUES:
+        await _ensure_queue(client, pool, spec)
 
 
 async def _ensure_pool(client: PrefectClient, name: str) -> None:

@@ -17,14 +17,14 @@ from uuid import UUID, uuid4
 
 import pytest
 from prefect.client.orchestration import PrefectClient, get_client
-from prefect.client.schemas.actions import DeploymentUpdate, WorkPoolCreate
+from prefect.client.schemas.actions import DeploymentUpdate
 from prefect.client.schemas.filters import WorkPoolFilter, WorkPoolFilterName
 from prefect.client.schemas.objects import State, StateType
 from prefect.events import Event
 from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
 from prefect.states import Cancelled, Scheduled
 
-from deployments.pool import QUEUES
+from deployments.pool import apply_queues
 from jobs.client import Client
 from jobs.worker.heartbeats import HEARTBEAT
 from jobs.worker.runner import WarmWorker
@@ -46,19 +46,11 @@ MakeWorker = Callable[..., WarmWorker]
 async def pool(prefect_server: Stack) -> str:
     """A work pool with the declared priority queues (priority-10 limited to two at once).
 
-    Not made by deployments.pool.apply: that also declares the automations, which exist once
-    per server and would then watch this pool instead of the session's.
+    Only the pool and queues of deployments.pool: its apply also declares the automations, which
+    exist once per server and would then watch this pool instead of the session's.
     """
     async with get_client() as prefect:
-        await prefect.create_work_pool(WorkPoolCreate(name=POOL, type="process"))
-        for spec in QUEUES:
-            await prefect.create_work_queue(
-                spec.name,
-                description=spec.description,
-                work_pool_name=POOL,
-                priority=spec.priority,
-                concurrency_limit=spec.concurrency_limit,
-            )
+        await apply_queues(prefect, POOL)
     return POOL
 
 
