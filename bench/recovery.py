@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import json
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -30,15 +29,10 @@ from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.objects import StateType
 
 from bench.measure import percentile
+from bench.queue import free_port
 from jobs import services
 from jobs.cli import setup
 from jobs.settings import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def arguments() -> argparse.Namespace:

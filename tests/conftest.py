@@ -8,30 +8,24 @@ of the caller are removed, then the test settings are set, so every process of t
 from __future__ import annotations
 
 import os
-import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
+from tests.support.ports import free_port  # imports no Prefect
 
 for _name in [n for n in os.environ if n.startswith(("JOBS_", "PREFECT_"))]:
     del os.environ[_name]
 
 HOME = Path(tempfile.mkdtemp(prefix="jobs-test-"))
-SERVER_PORT = _free_port()
-HTTP_PORT = _free_port()  # the outgoing-HTTP tests' receiver (tests/support/receiver.py)
+SERVER_PORT = free_port()
+HTTP_PORT = free_port()  # the outgoing-HTTP tests' receiver (tests/support/receiver.py)
 os.environ.update(
     {
         "JOBS_HOME": str(HOME),
         "JOBS_SERVER_PORT": str(SERVER_PORT),
-        "JOBS_SMTP_PORT": str(_free_port()),
-        "JOBS_DEV_SMTP_PORT": str(_free_port()),
+        "JOBS_SMTP_PORT": str(free_port()),
+        "JOBS_DEV_SMTP_PORT": str(free_port()),
         "JOBS_WORK_POOL": "jobs-test",
         "JOBS_HTTP_ALLOW_HOSTS": f'["127.0.0.1:{HTTP_PORT}"]',
         # the scheduled reminders (08:00 UTC) must not mail the seeded app DB's users mid-session

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,12 +23,7 @@ from jobs.services import PROJECT_DIR
 from jobs.settings import Settings
 from jobs.status import JobState
 from tests.support.emails import unique_address, welcome
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support.ports import free_port
 
 
 class Up:
