@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from jobs.registry import JOB_TYPES, JobType, queue_for
+from jobs.registry import BATCH_ENTRYPOINT, JOB_TYPES, JobType, queue_for
 
 PATH = Path(__file__).resolve().parent.parent / "prefect.yaml"
 HEADER = """\
@@ -20,7 +20,8 @@ HEADER = """\
 # `python -m jobs deployments`: edit the catalogue, not this file. `make up` (or
 # `prefect --no-prompt deploy --all`) applies it; the work pool and its prioritized queues
 # come from deployments/pool.py. Recurring jobs run one at a time: a run due while one is
-# still going is cancelled rather than queued (CANCEL_NEW).
+# still going is cancelled rather than queued (CANCEL_NEW). The run-batch deployments run the
+# batched lane: many small jobs per flow run, each its own task run (packed by the relay).
 """
 
 
@@ -50,12 +51,35 @@ def deployment(job_type: JobType) -> dict[str, Any]:
     return entry
 
 
+def batch_deployment(job_type: JobType) -> dict[str, Any]:
+    """The deployment of a job type's batches (the batched lane): the batch flow, queued at
+    the batch's priority by the relay."""
+    entry: dict[str, Any] = {
+        "name": job_type.deployment,
+        "description": f"Batches of {job_type.name} jobs, each job its own task run.",
+        "entrypoint": BATCH_ENTRYPOINT,
+        "tags": [*job_type.tags, "batch"],
+        "work_pool": {
+            "name": "{{ $JOBS_WORK_POOL }}",
+            "work_queue_name": queue_for(job_type.priority),
+        },
+    }
+    if job_type.concurrency:
+        entry["concurrency_limit"] = {
+            "limit": job_type.concurrency,
+            "collision_strategy": "ENQUEUE",
+        }
+    return entry
+
+
 def render(job_types: Iterable[JobType] = JOB_TYPES.values()) -> str:
     """The text of ``prefect.yaml`` for ``job_types``."""
+    types = list(job_types)
     document = {
         "name": "jobs",
         "prefect-version": "3.9.1",
-        "deployments": [deployment(job_type) for job_type in job_types],
+        "deployments": [deployment(job_type) for job_type in types]
+        + [batch_deployment(job_type) for job_type in types if job_type.batchable],
     }
     body = yaml.safe_dump(document, sort_keys=False, width=100, allow_unicode=True)
     return HEADER + body

@@ -80,7 +80,10 @@ def up(settings: Settings) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        print("Stopping worker, recovery, server, SMTP server and HTTP receiver ...", flush=True)
+        print(
+            "Stopping relay, worker, recovery, server, SMTP server and HTTP receiver ...",
+            flush=True,
+        )
         services.stop(list(reversed(supervisor.stop())))
         print("Stopped.", flush=True)
 
@@ -93,6 +96,7 @@ def _bring_up(settings: Settings, supervisor: Supervisor, started: float) -> Non
     setup(settings)  # again: the alert automations run the deployed email job
     supervisor.add("worker", lambda: services.start_warm_worker(settings))
     supervisor.add("recovery service", lambda: services.start_recovery(settings))
+    supervisor.add("relay", lambda: services.start_relay(settings))
     print(f"Ready in {time.monotonic() - started:.0f} s. Prefect UI: {settings.ui_url}", flush=True)
     client = Client(settings)
     for name, job in samples.submit_all(client).items():
@@ -151,6 +155,13 @@ def recovery(settings: Settings) -> None:
     asyncio.run(serve(settings))
 
 
+def relay(settings: Settings) -> None:
+    """Run the relay (outbox to Prefect: batches, enqueued jobs) until stopped."""
+    from jobs.relay import serve
+
+    asyncio.run(serve(settings))
+
+
 def webhooks(settings: Settings) -> None:
     """Run the development HTTP receiver until stopped."""
     folder = settings.home.resolve() / "webhooks"
@@ -174,6 +185,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "migrate": lambda settings, **_: migrate(),
     "worker": worker,
     "recovery": recovery,
+    "relay": relay,
     "deployments": deployments,
 }
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from prefect.client.orchestration import PrefectClient
@@ -16,8 +16,13 @@ from prefect.states import Cancelled, Cancelling, Scheduled
 from jobs import history, reading, recurring, registry
 from jobs.aio import run_sync
 from jobs.errors import JobNotFound, JobsError, ServerUnavailable
-from jobs.status import Job, JobStatus, QueueStats, RecurringJob
+from jobs.status import Job, JobStatus, Lane, QueueStats, RecurringJob
 from jobs.submitter import Submitter
+
+if TYPE_CHECKING:
+    from jobs.db.models import QueuedJob
+
+_FINISHED = {"completed", "failed", "cancelled"}  # jobs.db.models.QueueState values
 
 _RETRYABLE = {StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
 _NOT_STARTED = {StateType.SCHEDULED, StateType.PAUSED, StateType.PENDING}
@@ -46,11 +51,41 @@ class Client(Submitter):
         except ObjectNotFound:
             raise JobNotFound(f"no job with id {job_id}") from None
 
+    async def _outbox(self, doing: str, function: str, *args: Any) -> Any:
+        """``jobs.outbox.<function>(*args)`` in a thread; ServerUnavailable if the database
+        fails. The outbox and the ORM are imported on first use: ``import jobs`` stays light."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from jobs import outbox
+
+        call: Callable[..., Any] = getattr(outbox, function)
+        url = self.settings.app_database_url
+        try:
+            return await asyncio.to_thread(call, *args, url)
+        except SQLAlchemyError as exc:
+            raise ServerUnavailable(
+                f"could not {doing} in the outbox (database {url}): {exc}"
+            ) from exc
+
+    async def _row(self, job: Job | UUID | str) -> QueuedJob | None:
+        """The job's outbox row: a batched job, or one submitted through the outbox."""
+        row: QueuedJob | None = await self._outbox("read a job", "get", str(_job_id(job)))
+        return row
+
+    @staticmethod
+    def _in_outbox(row: QueuedJob | None) -> bool:
+        """Whether the job is followed through its row (else through its flow run)."""
+        return row is not None and not (row.lane == Lane.FLOW and row.run_id)
+
     async def status_async(self, job: Job | UUID | str) -> JobStatus:
         """The job's state, progress, failure reason, parameters, times and attempts."""
+        row = await self._row(job)
+        if row is not None and self._in_outbox(row):
+            return reading.status_of_row(row, self.settings.ui_url)
         async with self._reading("read a job") as client:
-            run = await self._read(client, job)
-            return await reading.status_of(client, run, _job_type_of(run), self.settings.ui_url)
+            run = await self._read(client, row.run_id if row and row.run_id else job)
+            status = await reading.status_of(client, run, _job_type_of(run), self.settings.ui_url)
+        return status.model_copy(update={"id": _job_id(job)})
 
     def status(self, job: Job | UUID | str) -> JobStatus:
         """Sync form of :meth:`status_async`."""
@@ -61,15 +96,25 @@ class Client(Submitter):
     ) -> JobStatus:
         """Wait until the job is completed, failed or cancelled; TimeoutError after ``timeout``.
 
-        Polls the run's state over one connection; the full status is read once, at the end.
+        Polls the job's state (its row, or its run's state over one connection); the full
+        status is read once, at the end.
         """
-        async with self._reading("wait for a job") as client:
-            async with asyncio.timeout(timeout):
-                run = await self._read(client, job)
+        async with asyncio.timeout(timeout):
+            row = await self._row(job)
+            while row is not None and self._in_outbox(row):
+                if reading.row_state(row).is_final:
+                    return reading.status_of_row(row, self.settings.ui_url)
+                await asyncio.sleep(poll)
+                row = await self._row(job)
+            async with self._reading("wait for a job") as client:
+                run = await self._read(client, row.run_id if row and row.run_id else job)
                 while not reading.job_state(run).is_final:
                     await asyncio.sleep(poll)
-                    run = await self._read(client, job)
-            return await reading.status_of(client, run, _job_type_of(run), self.settings.ui_url)
+                    run = await self._read(client, run.id)
+                status = await reading.status_of(
+                    client, run, _job_type_of(run), self.settings.ui_url
+                )
+        return status.model_copy(update={"id": _job_id(job)})
 
     def wait(self, job: Job | UUID | str, timeout: float = 300, poll: float = 0.5) -> JobStatus:
         """Sync form of :meth:`wait_async`."""
@@ -77,8 +122,17 @@ class Client(Submitter):
 
     async def retry_async(self, job: Job | UUID | str) -> None:
         """Run a failed, crashed or cancelled job again (same id, attempt count goes up)."""
+        row = await self._row(job)
+        if row is not None and self._in_outbox(row):
+            before = await self._outbox("retry a job", "retry", row.id)
+            if before not in ("failed", "cancelled"):
+                raise JobsError(
+                    f"only failed, crashed or cancelled jobs can be retried; job {row.id} is "
+                    f"{reading.row_state(row).value}"
+                )
+            return
         async with self._reading("retry a job") as client:
-            run = await self._read(client, job)
+            run = await self._read(client, row.run_id if row and row.run_id else job)
             if run.state is None or run.state.type not in _RETRYABLE:
                 raise JobsError(
                     f"only failed, crashed or cancelled jobs can be retried; job {run.id} is "
@@ -93,13 +147,20 @@ class Client(Submitter):
 
     async def cancel_async(self, job: Job | UUID | str) -> None:
         """Cancel a job: at once if it has not started (claimed by a worker included), else its
-        worker stops it (a job whose worker is gone is cancelled by the recovery service)."""
+        worker stops it (a job whose worker is gone is cancelled by the recovery service). A
+        running batched job gets no further attempt: it stops when the one under way ends."""
+        message = "Cancelled through the jobs API"
+        row = await self._row(job)
+        if row is not None and self._in_outbox(row):
+            before = await self._outbox("cancel a job", "cancel", row.id, message)
+            if before in _FINISHED:
+                raise JobsError(f"job {row.id} has already finished ({before}); nothing to cancel")
+            return
         async with self._reading("cancel a job") as client:
-            run = await self._read(client, job)
+            run = await self._read(client, row.run_id if row and row.run_id else job)
             if run.state is None or run.state.is_final():
                 name = run.state.name if run.state else "gone"
                 raise JobsError(f"job {run.id} has already finished ({name}); nothing to cancel")
-            message = "Cancelled through the jobs API"
             started = run.state.type not in _NOT_STARTED
             state: State[Any] = (
                 Cancelling(message=message) if started else Cancelled(message=message)
@@ -112,11 +173,18 @@ class Client(Submitter):
 
     async def stats_async(self, job_type: str) -> QueueStats:
         """How many jobs of ``job_type`` are in each state: waiting, active, completed, failed,
-        delayed, cancelled, paused (as :meth:`status_async` reports them); and their total."""
+        delayed, cancelled, paused (as :meth:`status_async` reports them); and their total.
+        Batched jobs count one each, whatever batch they are in."""
         spec = registry.job_type(job_type)
         async with self._reading("count jobs") as client:
             deployment_id = await self._deployment_id(client, spec, ServerUnavailable)
-            return await reading.stats_of(client, deployment_id, spec.name)
+            stats = await reading.stats_of(client, deployment_id, spec.name)
+
+        batched, relayed = await asyncio.gather(
+            self._outbox("count jobs", "counts", spec.name, Lane.BATCH),
+            self._outbox("count jobs", "counts", spec.name, Lane.FLOW),
+        )
+        return reading.add_outbox_counts(stats, batched, relayed)
 
     def stats(self, job_type: str) -> QueueStats:
         """Sync form of :meth:`stats_async`."""

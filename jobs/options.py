@@ -25,6 +25,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from jobs.errors import InvalidJobParams, received
 from jobs.registry import LOW, NORMAL, PRIORITY_EXPECTED, URGENT
+from jobs.status import Lane
 
 MAX_KEY_LENGTH = 255
 """Longest idempotency key. Prefect sets no limit; keys made of names and ids fit easily."""
@@ -34,6 +35,8 @@ MAX_TAG_LENGTH = 100
 """Longest tag."""
 MAX_DELAY = timedelta(days=3650)
 """Longest delay (ten years); ``run_at`` takes any time."""
+MAX_DEBOUNCE = timedelta(days=1)
+"""Longest debounce window."""
 RESERVED_TAG_PREFIX = "job:"
 """Tags starting with this name a job's type; the client adds the one each job needs."""
 
@@ -51,6 +54,12 @@ _EXPECTED: dict[tuple[str, ...], str] = {
     ("tags",): f"a list, tuple or set of at most {MAX_TAGS} tags",
     ("tags", "item"): TAG_EXPECTED,
     ("params_list",): "a list or tuple of job parameters",
+    ("lane",): '"flow" or "batch" (jobs.Lane), or None for the job type\'s own lane',
+    ("debounce",): (
+        f"a (key, seconds) pair: a key of at most {MAX_KEY_LENGTH} characters and seconds "
+        f"(int or float) above 0 and at most {MAX_DEBOUNCE.total_seconds():g} (one day)"
+    ),
+    ("fairness_key",): KEY_EXPECTED,
 }
 
 
@@ -77,6 +86,20 @@ def _delay_in_range(delay: timedelta | float | None) -> timedelta | float | None
     if seconds is not None and not 0 <= seconds <= MAX_DELAY.total_seconds():  # NaN too
         raise _refused()
     return delay
+
+
+def _debounce_in_range(debounce: tuple[str, float] | None) -> tuple[str, float] | None:
+    if debounce is not None and not 0 < debounce[1] <= MAX_DEBOUNCE.total_seconds():
+        raise _refused()
+    return debounce
+
+
+def _lane(value: Any) -> Lane | None:
+    if value is None or isinstance(value, Lane):
+        return value
+    if isinstance(value, str) and value in {lane.value for lane in Lane}:
+        return Lane(value)
+    raise _refused()
 
 
 def _not_reserved(tag: str) -> str:
@@ -111,6 +134,9 @@ class SubmitOptions(BaseModel):
         list[Tag], BeforeValidator(_one_of(Sequence, Set)), Field(max_length=MAX_TAGS)
     ] = Field(default_factory=list)
     params_list: Annotated[list[Any] | None, BeforeValidator(_one_of(Sequence))] = None
+    lane: Annotated[Lane | None, BeforeValidator(_lane)] = None
+    debounce: Annotated[tuple[Key, int | float] | None, AfterValidator(_debounce_in_range)] = None
+    fairness_key: Key | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -123,6 +149,12 @@ class SubmitOptions(BaseModel):
         keys, params = self.idempotency_keys, self.params_list
         if keys is not None and params is not None and len(keys) != len(params):
             raise _refused(f"{len(params)} keys, one per job", option="idempotency_keys")
+        if self.debounce is not None and (self.idempotency_key or self.idempotency_keys):
+            raise _refused(
+                "a debounce key or an idempotency key, not both",
+                option="debounce and idempotency_key",
+                got=f"debounce {received(self.debounce)}",
+            )
         return self
 
     @classmethod

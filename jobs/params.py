@@ -30,3 +30,6 @@ class Ping(JobParams):
     """A job that does nothing: checks that workers pick up and finish jobs."""
 
     note: str = Field("pong", max_length=200)
+    seconds: float = Field(
+        0, ge=0, le=60, description="How long the job takes (to try time limits and slow workers)."
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from prefect.client.orchestration import PrefectClient
@@ -24,7 +25,10 @@ from prefect.client.schemas.sorting import ArtifactSort
 
 from jobs import history
 from jobs.registry import priority_of
-from jobs.status import JobState, JobStatus, QueueStats
+from jobs.status import JobState, JobStatus, Lane, QueueStats
+
+if TYPE_CHECKING:
+    from jobs.db.models import QueuedJob
 
 _TICK = timedelta(microseconds=1)
 _FIXED = {
@@ -135,3 +139,74 @@ async def stats_of(client: PrefectClient, deployment_id: UUID, job_type: str) ->
     for (state, _), count in zip(queries, counts, strict=True):
         found[state] += count
     return QueueStats(job_type=job_type, **{str(state): n for state, n in found.items()})
+
+
+_ROW_STATES = {  # jobs.db.models.QueueState values (the ORM is not loaded by `import jobs`)
+    "assigned": JobState.WAITING,
+    "dispatched": JobState.WAITING,
+    "running": JobState.ACTIVE,
+    "completed": JobState.COMPLETED,
+    "failed": JobState.FAILED,
+    "cancelled": JobState.CANCELLED,
+}
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def row_state(row: QueuedJob, now: datetime | None = None) -> JobState:
+    """The job state of an outbox row: a queued job is delayed until it is due, then waiting."""
+    if row.state == "queued":
+        due = _aware(row.run_at) > (now or datetime.now(UTC))
+        return JobState.DELAYED if due else JobState.WAITING
+    return _ROW_STATES[str(row.state)]
+
+
+def status_of_row(row: QueuedJob, ui_url: str) -> JobStatus:
+    """The status of a job the outbox holds: a batched job, or one not handed over yet."""
+    state = row_state(row)
+    if row.lane == Lane.BATCH and row.started_at is not None:
+        ui = f"{ui_url}/runs/task-run/{row.id}"  # the job's own task run
+    elif row.run_id:
+        ui = f"{ui_url}/runs/flow-run/{row.run_id}"  # the batch it is in
+    else:
+        ui = f"{ui_url}/runs"
+    return JobStatus(
+        id=UUID(row.id),
+        job_type=row.job_type,
+        state=state,
+        prefect_state=str(row.state).capitalize(),
+        progress=100.0 if state is JobState.COMPLETED else 0.0,
+        failure_reason=row.failure_reason if state is JobState.FAILED else None,
+        params=dict(row.params),
+        priority=row.priority,
+        tags=sorted({*row.tags, f"job:{row.job_type}"}),
+        attempts=row.attempts,
+        lane=Lane(row.lane),
+        created_at=_aware(row.created_at),
+        scheduled_at=_aware(row.run_at),
+        started_at=_aware(row.started_at) if row.started_at else None,
+        finished_at=_aware(row.finished_at) if row.finished_at else None,
+        ui_url=ui,
+    )
+
+
+_COUNTED_AS = {
+    "queued": JobState.WAITING,
+    "delayed": JobState.DELAYED,
+    **_ROW_STATES,
+}
+
+
+def add_outbox_counts(
+    stats: QueueStats, batched: dict[str, int], relayed: dict[str, int]
+) -> QueueStats:
+    """``stats`` (the job type's own flow runs) plus its outbox jobs: every batched job, and
+    flow-lane jobs not handed over yet (once handed over they are flow runs, counted already)."""
+    found = {str(state): getattr(stats, str(state)) for state in JobState}
+    for name, count in batched.items():
+        found[str(_COUNTED_AS[name])] += count
+    for name in ("queued", "delayed", "assigned", "cancelled"):
+        found[str(_COUNTED_AS[name])] += relayed.get(name, 0)
+    return QueueStats(job_type=stats.job_type, **found)

@@ -30,11 +30,15 @@ from jobs.maintenance.params import (
 )
 from jobs.outbound.params import ApiCall, DeliverWebhook
 from jobs.params import JobParams, Ping
+from jobs.status import Lane
 
 URGENT, NORMAL, LOW = 1, 5, 10
 PRIORITIES = range(URGENT, LOW + 1)
 PRIORITY_EXPECTED = f"an integer from {URGENT} (urgent) to {LOW} (low)"
 HOUR = 3600
+BATCH_FLOW = "run-batch"
+"""The flow that runs a batch of jobs of one type, each as its own task run."""
+BATCH_ENTRYPOINT = "flows/batch.py:run_batch"
 
 
 @dataclass(frozen=True)
@@ -54,10 +58,21 @@ class JobType:
     on_collision: Literal["ENQUEUE", "CANCEL_NEW"] = "ENQUEUE"
     priority: int = NORMAL  # the default work queue: priority-<n>
     schedule: str | None = None  # cron, UTC: a recurring job
+    lane: Lane = Lane.FLOW  # how its jobs run unless a submit says otherwise
+    batch_threads: int = 1  # jobs of one batch run at once (batched lane only)
 
     @property
     def deployment_name(self) -> str:
         return f"{self.flow}/{self.deployment}"
+
+    @property
+    def batch_deployment_name(self) -> str:
+        """The deployment of this job type's batches (batched lane)."""
+        return f"{BATCH_FLOW}/{self.deployment}"
+
+    @property
+    def batchable(self) -> bool:
+        return self.lane is Lane.BATCH
 
     @property
     def module(self) -> str:
@@ -86,33 +101,35 @@ JOB_TYPES: dict[str, JobType] = {
         JobType(
             "email", SendEmail, "flows/mail.py:send_email", "send-email", "email",
             "Send one email (template or raw body, attachments), at most once per key.",
-            ("email",), time_limit=900, retries=5,
+            ("email",), time_limit=900, retries=5, lane=Lane.BATCH, batch_threads=8,
         ),
         JobType(
             "ping", Ping, "flows/ping.py:ping", "ping", "ping",
             "Does nothing; checks that workers pick up and finish jobs.",
-            ("health",), time_limit=60, retries=0,
+            ("health",), time_limit=60, retries=0, lane=Lane.BATCH, batch_threads=8,
         ),
         JobType(
             "webhook", DeliverWebhook, "flows/outbound.py:deliver_webhook", "deliver-webhook",
             "webhook",
             "Deliver one signed webhook event; retries on network errors, 408, 429, 5xx.",
-            ("http",), time_limit=1800, retries=5,
+            ("http",), time_limit=1800, retries=5, lane=Lane.BATCH, batch_threads=16,
         ),
         JobType(
             "api_call", ApiCall, "flows/outbound.py:call_api", "call-api", "api-call",
             "One call to an external API (payment callbacks, posting, sync); retried.",
-            ("http",), time_limit=1800, retries=5,
+            ("http",), time_limit=1800, retries=5, lane=Lane.BATCH, batch_threads=16,
         ),
         JobType(
             "image", ProcessImage, "flows/media.py:process_image", "process-image", "image",
             "Resize (cover, contain, exact), convert, optimise and strip one image.",
             ("media",), time_limit=30, retries=1, concurrency=2,
+            lane=Lane.BATCH, batch_threads=2,
         ),
         JobType(
             "thumbnails", MakeThumbnails, "flows/media.py:make_thumbnails", "make-thumbnails",
             "thumbnails", "Several thumbnail sizes of one image, from one reduced-scale decode.",
             ("media",), time_limit=30, retries=1, concurrency=2,
+            lane=Lane.BATCH, batch_threads=2,
         ),
         JobType(
             "pdf", ImagesToPdf, "flows/media.py:images_to_pdf", "images-to-pdf", "pdf",

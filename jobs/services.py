@@ -167,6 +167,11 @@ def start_recovery(settings: Settings) -> subprocess.Popen[bytes]:
     return _spawn([sys.executable, "-m", "jobs", "recovery"], settings, "recovery")
 
 
+def start_relay(settings: Settings) -> subprocess.Popen[bytes]:
+    """The relay: hands committed jobs from the outbox to Prefect, batched jobs in batches."""
+    return _spawn([sys.executable, "-m", "jobs", "relay"], settings, "relay")
+
+
 def start_dev_receiver(settings: Settings) -> subprocess.Popen[bytes]:
     """The development HTTP receiver, keeping requests under JOBS_HOME/webhooks."""
     return _spawn([sys.executable, "-m", "jobs", "webhooks"], settings, "webhooks")

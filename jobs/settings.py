@@ -85,6 +85,24 @@ class Settings(BaseSettings):
         description="A due job no worker has taken for this long is marked Late (Prefect's "
         "late-runs service; each mark is a state change, so a short value slows long backlogs).",
     )
+    batch_size: int = Field(
+        200, ge=1, le=10_000, description="Most jobs the relay packs into one batch flow run."
+    )
+    batch_linger_ms: float = Field(
+        20,
+        ge=0,
+        description="How long the relay lets a due job that is not enough for a full batch wait "
+        "for company (submits within it share a batch).",
+    )
+    batch_max_in_flight: int = Field(
+        4,
+        ge=1,
+        description="Batches of one job type handed to Prefect and unfinished; the rest wait in "
+        "the outbox, in priority and fairness order.",
+    )
+    relay_poll_ms: float = Field(
+        50, gt=0, description="How often the relay looks for committed jobs when it is idle."
+    )
     smtp_host: str = Field("127.0.0.1", description="SMTP server host.")
     smtp_port: int = Field(8025, description="SMTP server port.")
     smtp_tls: SmtpTls = Field(SmtpTls.NONE, description="none, starttls or ssl.")

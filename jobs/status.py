@@ -19,6 +19,13 @@ class Job:
     job_type: str
 
 
+class Lane(StrEnum):
+    """How a job runs: as its own Prefect flow run, or as a task run in a batch flow run."""
+
+    FLOW = "flow"  # one flow run per job: long, heavy or scheduled jobs
+    BATCH = "batch"  # many jobs per flow run, each its own task run: small, numerous jobs
+
+
 class JobState(StrEnum):
     """A job's state, in the words of a job queue."""
 
@@ -49,6 +56,7 @@ class JobStatus(BaseModel):
     tags: list[str]
     attempts: int
     recoveries: list[str] = []  # why it was re-run after crashes, e.g. its worker was lost
+    lane: Lane = Lane.FLOW  # its own flow run, or a task run in a batch flow run
     created_at: datetime | None
     scheduled_at: datetime | None
     started_at: datetime | None

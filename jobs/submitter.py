@@ -7,12 +7,13 @@ Submitter of the server its run came from (:meth:`Submitter.of_this_run`).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import httpx
@@ -25,7 +26,10 @@ from jobs.errors import InvalidJobParams, JobsError, SubmitFailed, received
 from jobs.options import SubmitOptions
 from jobs.params import JobParams
 from jobs.settings import Settings, get_settings
-from jobs.status import Job
+from jobs.status import Job, Lane
+
+if TYPE_CHECKING:
+    from jobs import outbox
 
 Params = JobParams | Mapping[str, Any]
 Tags = list[str] | tuple[str, ...] | AbstractSet[str]
@@ -75,6 +79,9 @@ class Submitter:
         run_at: datetime | None = None,
         idempotency_key: str | None = None,
         tags: Tags = (),
+        lane: Lane | str | None = None,
+        debounce: tuple[str, float] | None = None,
+        fairness_key: str | None = None,
     ) -> Job:
         """Submit one job; returns at once with its handle.
 
@@ -88,6 +95,14 @@ class Submitter:
           with the same key returns the same job.
         - ``tags``: a list, tuple or set of at most 50 non-empty strings of at most 100
           characters each, none starting with ``job:`` (the client adds ``job:<type>``).
+        - ``lane``: ``"batch"`` runs the job as a task run in a batch flow run with others of
+          its type (the small job types' default: email, webhook, api_call, image,
+          thumbnails, ping); ``"flow"`` as its own flow run. None: the job type's lane.
+        - ``debounce``: ``(key, seconds)``: submits with the same key within ``seconds`` of
+          the first are one job, run once when the window ends, with the last parameters;
+          each submit returns that job. Not with ``idempotency_key``.
+        - ``fairness_key``: e.g. a tenant id: within a priority, due jobs are handed to workers
+          round-robin across keys, so one key's burst does not starve another's jobs.
 
         Any other value, and invalid parameters, raise InvalidJobParams naming the option or
         field, what it takes and what it was given.
@@ -110,6 +125,9 @@ class Submitter:
             run_at=run_at,
             idempotency_key=idempotency_key,
             tags=tags,
+            lane=lane,
+            debounce=debounce,
+            fairness_key=fairness_key,
         )
         job_type_name = job_type if isinstance(job_type, str) else None
         params_list = [params if params is not None else job_type]
@@ -126,6 +144,9 @@ class Submitter:
         run_at: datetime | None = None,
         idempotency_key: str | None = None,
         tags: Tags = (),
+        lane: Lane | str | None = None,
+        debounce: tuple[str, float] | None = None,
+        fairness_key: str | None = None,
     ) -> Job:
         """Sync form of :meth:`submit_async`."""
         return run_sync(
@@ -137,6 +158,9 @@ class Submitter:
                 run_at=run_at,
                 idempotency_key=idempotency_key,
                 tags=tags,
+                lane=lane,
+                debounce=debounce,
+                fairness_key=fairness_key,
             )
         )
 
@@ -150,12 +174,15 @@ class Submitter:
         run_at: datetime | None = None,
         idempotency_keys: Sequence[str] | None = None,
         tags: Tags = (),
+        lane: Lane | str | None = None,
+        fairness_key: str | None = None,
     ) -> list[Job]:
         """Submit many jobs of one type in bulk requests. All are validated before any is sent.
 
         ``params_list`` is a list or tuple of parameters; ``idempotency_keys``, if given, a list
         or tuple of as many keys, each a non-empty string of at most 255 characters. The other
-        options are :meth:`submit_async`'s and apply to every job. Returns the jobs in the order
+        options are :meth:`submit_async`'s and apply to every job. Batched jobs are packed into
+        batch flow runs of up to ``JOBS_BATCH_SIZE``. Returns the jobs in the order
         of ``params_list``. A refused job or option raises InvalidJobParams (naming the job by
         its index) and nothing is submitted.
         """
@@ -167,6 +194,8 @@ class Submitter:
             run_at=run_at,
             idempotency_keys=idempotency_keys,
             tags=tags,
+            lane=lane,
+            fairness_key=fairness_key,
         )
         return await self._submit(job_type, params_list, options, batch=True)
 
@@ -180,6 +209,8 @@ class Submitter:
         run_at: datetime | None = None,
         idempotency_keys: Sequence[str] | None = None,
         tags: Tags = (),
+        lane: Lane | str | None = None,
+        fairness_key: str | None = None,
     ) -> list[Job]:
         """Sync form of :meth:`submit_many_async`."""
         return run_sync(
@@ -191,6 +222,8 @@ class Submitter:
                 run_at=run_at,
                 idempotency_keys=idempotency_keys,
                 tags=tags,
+                lane=lane,
+                fairness_key=fairness_key,
             )
         )
 
@@ -202,18 +235,85 @@ class Submitter:
         *,
         batch: bool,
     ) -> list[Job]:
+        from jobs import outbox  # the application database: not loaded by `import jobs`
+        from jobs.db.models import QueueState
+
         spec, models = self._validated(job_type, params_list, batch=batch)
+        lane = lane_of(spec, options)
+        if lane is Lane.BATCH or options.debounce or options.fairness_key:
+            added = await self._to_outbox(spec, outbox_jobs(spec, models, options, lane))
+            return [Job(id=UUID(job.id), job_type=job.job_type) for job in added]
+        keys = options.keys(len(models))
+        held = await self._key_holders(keys)
+        fresh = [index for index, key in enumerate(keys) if key is None or key not in held]
         queue = registry.queue_for(options.priority)
         when = options.start_time()
         all_tags = sorted({*options.tags, f"job:{spec.name}"})
         creates = [
-            creation.run_create(model.model_dump(mode="json"), key, when, all_tags, queue)
-            for model, key in zip(models, options.keys(len(models)), strict=True)
+            creation.run_create(models[i].model_dump(mode="json"), keys[i], when, all_tags, queue)
+            for i in fresh
         ]
-        async with self._prefect(f"submit {spec.name} jobs") as client:
-            deployment_id = await self._deployment_id(client, spec)
-            ids = await creation.create_runs(client, deployment_id, creates, self.concurrency)
-        return [Job(id=run_id, job_type=spec.name) for run_id in ids]
+        created: list[UUID] = []
+        if creates:
+            async with self._prefect(f"submit {spec.name} jobs") as client:
+                deployment_id = await self._deployment_id(client, spec)
+                created = await creation.create_runs(
+                    client, deployment_id, creates, self.concurrency
+                )
+        ids = dict(zip(fresh, created, strict=True))
+        registered = [
+            outbox.NewJob(
+                spec.name, Lane.FLOW, {}, options.priority, [], idempotency_key=keys[i],
+                id=str(ids[i]), state=QueueState.DISPATCHED, run_id=str(ids[i]),
+            )
+            for i in fresh
+            if keys[i] is not None
+        ]  # fmt: skip
+        if registered:  # the keys, so that the batched lane finds them too
+            await self._to_outbox(spec, registered)
+        jobs: list[Job] = []
+        for index, key in enumerate(keys):
+            if index in ids:
+                jobs.append(Job(id=ids[index], job_type=spec.name))
+            else:
+                holder = held[key or ""]
+                jobs.append(Job(id=UUID(holder.id), job_type=holder.job_type))
+        return jobs
+
+    async def _key_holders(self, keys: Sequence[str | None]) -> dict[str, outbox.Added]:
+        """The jobs already holding any of ``keys`` in the outbox (either lane's)."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from jobs import outbox
+
+        wanted = [key for key in keys if key is not None]
+        if not wanted:
+            return {}
+        try:
+            return await asyncio.to_thread(
+                outbox.key_holders, wanted, self.settings.app_database_url
+            )
+        except SQLAlchemyError as exc:
+            raise SubmitFailed(self._outbox_failure("look up idempotency keys", exc)) from exc
+
+    async def _to_outbox(
+        self, spec: registry.JobType, jobs: Sequence[outbox.NewJob]
+    ) -> list[outbox.Added]:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from jobs import outbox
+
+        try:
+            return await asyncio.to_thread(outbox.add_now, jobs, self.settings.app_database_url)
+        except SQLAlchemyError as exc:
+            raise SubmitFailed(self._outbox_failure(f"submit {spec.name} jobs", exc)) from exc
+
+    def _outbox_failure(self, doing: str, exc: Exception) -> str:
+        where = self.settings.app_database_url
+        hint = ""
+        if "no such table" in str(exc) or "does not exist" in str(exc):
+            hint = " (its tables are made by `python -m jobs migrate`, which `make up` runs)"
+        return f"could not {doing} to the outbox in the database {where}{hint}: {exc}"
 
     def _validated(
         self, job_type: str | None, params_list: Sequence[Any], *, batch: bool = True
@@ -248,3 +348,34 @@ class Submitter:
                 f"on {self.settings.api_url} (run `make up`, or `prefect deploy --all`)"
             ) from None
         return deployment.id
+
+
+def lane_of(spec: registry.JobType, options: SubmitOptions) -> Lane:
+    """The lane a submit's jobs take: the one asked for, else the job type's."""
+    lane = options.lane or spec.lane
+    if lane is Lane.BATCH and not spec.batchable:
+        batchable = ", ".join(name for name, t in registry.JOB_TYPES.items() if t.batchable)
+        raise InvalidJobParams(
+            f"lane: expected 'flow' for {spec.name} jobs (the batched lane takes {batchable}), "
+            "got 'batch'"
+        )
+    return lane
+
+
+def outbox_jobs(
+    spec: registry.JobType, models: Sequence[JobParams], options: SubmitOptions, lane: Lane
+) -> list[outbox.NewJob]:
+    """The outbox rows of checked jobs."""
+    from jobs import outbox
+
+    tags = sorted(set(options.tags))
+    when = options.start_time()
+    debounce = (options.debounce[0], float(options.debounce[1])) if options.debounce else None
+    return [
+        outbox.NewJob(
+            spec.name, lane, model.model_dump(mode="json"), options.priority, tags,
+            run_at=when, idempotency_key=key, debounce=debounce,
+            fairness_key=options.fairness_key,
+        )
+        for model, key in zip(models, options.keys(len(models)), strict=True)
+    ]  # fmt: skip

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Date, DateTime, ForeignKey, String, Text
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -131,3 +132,63 @@ class DailyRollup(Base):
     metric: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[float]
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class QueueState(StrEnum):
+    """Where a job held in the ``queued_jobs`` table stands."""
+
+    QUEUED = "queued"  # committed; waits for the relay (and for its time, if delayed)
+    ASSIGNED = "assigned"  # packed by the relay; the flow run that runs it is being created
+    DISPATCHED = "dispatched"  # its flow run (a batch's, or its own) exists
+    RUNNING = "running"  # a batch is running it
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+UNFINISHED = (QueueState.QUEUED, QueueState.ASSIGNED, QueueState.DISPATCHED, QueueState.RUNNING)
+NOT_STARTED = (QueueState.QUEUED, QueueState.ASSIGNED, QueueState.DISPATCHED)
+
+
+class QueuedJob(Base):
+    """A job submitted through the application database (the outbox): every batched job,
+    every job enqueued in an application transaction, debounced and fairness-keyed jobs, and
+    the idempotency key of every keyed job of either lane.
+
+    A batched job's id is also the id of the Prefect task run that runs it; a flow-lane job
+    relayed from here gets its own flow run (``run_id``).
+    """
+
+    __tablename__ = "queued_jobs"
+    __table_args__ = (
+        Index("ix_queued_jobs_due", "state", "priority", "run_at"),
+        Index("ix_queued_jobs_batch", "batch_id"),
+        Index("ix_queued_jobs_type_state", "job_type", "state"),
+        Index(
+            "uq_queued_jobs_debounce",
+            "debounce_key",
+            unique=True,
+            sqlite_where=text("state = 'queued'"),
+            postgresql_where=text("state = 'queued'"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    job_type: Mapped[str] = mapped_column(String(50))
+    lane: Mapped[str] = mapped_column(String(10))  # jobs.status.Lane
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    priority: Mapped[int]
+    tags: Mapped[list[str]] = mapped_column(JSON)
+    run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    debounce_key: Mapped[str | None] = mapped_column(String(255))
+    fairness_key: Mapped[str | None] = mapped_column(String(255))
+    state: Mapped[QueueState] = mapped_column(String(20))
+    batch_id: Mapped[str | None] = mapped_column(String(36))
+    run_id: Mapped[str | None] = mapped_column(String(36))
+    attempts: Mapped[int] = mapped_column(default=0)
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -26,18 +26,20 @@ from prefect.flow_engine import load_flow, load_flow_run, run_flow
 from prefect.flows import Flow
 from prefect.logging.loggers import flow_run_logger
 
-from jobs.registry import JOB_TYPES
+from jobs.registry import BATCH_ENTRYPOINT, JOB_TYPES
 from jobs.worker import heartbeats
 
 PRELOADED = (prefect.deployments.steps.core, prefect.deployments.steps.pull, prefect.task_engine)
 
 
 def _preloaded_flows() -> dict[str, Flow[..., Any]]:
-    """Every job type's flow (the catalogue's), imported now, by its deployment entrypoint."""
+    """Every job type's flow (the catalogue's) and the batch flow, imported now, by their
+    deployments' entrypoint."""
     found: dict[str, Flow[..., Any]] = {}
-    for job_type in JOB_TYPES.values():
-        flow = getattr(importlib.import_module(job_type.module), job_type.entrypoint.split(":")[1])
-        found[job_type.entrypoint] = flow
+    for entrypoint in [BATCH_ENTRYPOINT, *(job_type.entrypoint for job_type in JOB_TYPES.values())]:
+        module, _, name = entrypoint.partition(":")
+        flow = getattr(importlib.import_module(module.removesuffix(".py").replace("/", ".")), name)
+        found[entrypoint] = flow
     return found
 
 

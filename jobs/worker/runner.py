@@ -36,7 +36,7 @@ from prefect.states import Cancelled, Crashed, Failed, Pending
 from prefect.utilities.engine import propose_state
 
 from jobs.exits import describe_exit
-from jobs.registry import JOB_TYPES
+from jobs.registry import BATCH_ENTRYPOINT, JOB_TYPES
 from jobs.worker import heartbeats, wakeup
 from jobs.worker.processes import RunProcess, warm_context, warm_up
 
@@ -71,7 +71,7 @@ class LaunchPlan:
         if not entrypoint:
             return cls(default_limit, None)
         job_type = BY_ENTRYPOINT.get(entrypoint)
-        if job_type is None:
+        if job_type is None and entrypoint != BATCH_ENTRYPOINT:
             flow: Flow[..., Any] = load_flow_from_entrypoint(entrypoint)
             limit = flow.timeout_seconds + 10 if flow.timeout_seconds else default_limit
             return cls(limit, None)
@@ -79,7 +79,8 @@ class LaunchPlan:
         # would do nothing but enter this very folder.
         here = [{"prefect.deployments.steps.set_working_directory": {"directory": os.getcwd()}}]
         preloadable = deployment.pull_steps in (None, [], here)
-        return cls(job_type.time_limit + 10, entrypoint if preloadable else None)
+        limit = job_type.time_limit + 10 if job_type else default_limit  # a batch: its jobs' own
+        return cls(limit, entrypoint if preloadable else None)
 
 
 class WarmWorker:

@@ -1,4 +1,5 @@
-"""End-to-end tier: API -> Prefect server -> worker (one slot) -> SMTP, all real processes."""
+"""End-to-end tier: API -> (outbox -> relay ->) Prefect server -> worker (one slot) -> SMTP,
+all real processes."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from tests.support.stack import Stack
 @pytest.fixture(scope="session")
 def stack(prefect_server: Stack, app_db: str, smtp_server: Recorder) -> Stack:
     prefect_server.start_worker(limit=1)
+    prefect_server.start_relay()
     return prefect_server
 
 

@@ -19,6 +19,7 @@ class Stack:
         self.processes: list[subprocess.Popen[bytes]] = []
         self.deployed = False
         self.worker: subprocess.Popen[bytes] | None = None
+        self.relay: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Stack:
         server = services.start_server(self.settings)
@@ -44,6 +45,13 @@ class Stack:
             start = services.start_warm_worker if kind == "warm" else services.start_worker
             self.worker = start(self.settings, limit=limit, name=f"{kind}-worker")
             self.processes.append(self.worker)
+
+    def start_relay(self) -> None:
+        """The relay (outbox to Prefect); a no-op while one is running."""
+        if self.relay is None:
+            self.deploy()
+            self.relay = services.start_relay(self.settings)
+            self.processes.append(self.relay)
 
     def stop_worker(self) -> int:
         """Stop the running worker the way an operator would (SIGTERM); its exit code."""

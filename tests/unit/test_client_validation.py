@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from jobs import registry
+from jobs import outbox, registry
 from jobs.client import Client
 from jobs.email.params import SendEmail
 from jobs.errors import InvalidJobParams, ServerUnavailable, SubmitFailed
@@ -22,9 +23,10 @@ def email(**changes: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def offline() -> Client:
-    """A client whose server cannot be reached: any contact fails with SubmitFailed."""
-    return Client(Settings(prefect_api_url=DEAD_URL))
+def offline(app_db_url: str) -> Client:
+    """A client whose server cannot be reached: any contact fails with SubmitFailed. Its
+    application database (the outbox) is there."""
+    return Client(Settings(prefect_api_url=DEAD_URL, database_url=app_db_url))
 
 
 # -- parameters as a whole ------------------------------------------------------------------
@@ -161,7 +163,7 @@ def test_bad_job_in_a_batch_is_named_by_its_index(offline: Client) -> None:
 
 def test_valid_submit_to_an_unreachable_server_names_the_url(offline: Client) -> None:
     with pytest.raises(SubmitFailed) as info:
-        offline.submit("email", email())
+        offline.submit("email", email(), lane="flow")
 
     message = str(info.value)
     assert message.startswith(f"could not submit email jobs at {DEAD_URL}: ")
@@ -169,7 +171,27 @@ def test_valid_submit_to_an_unreachable_server_names_the_url(offline: Client) ->
 
 def test_valid_model_submit_to_an_unreachable_server_names_the_url(offline: Client) -> None:
     with pytest.raises(SubmitFailed, match=f"at {DEAD_URL}"):
-        offline.submit(SendEmail.model_validate(email()))
+        offline.submit(SendEmail.model_validate(email()), lane="flow")
+
+
+def test_a_batched_submit_is_kept_in_the_outbox_while_the_server_is_away(
+    offline: Client,
+) -> None:
+    job = offline.submit("email", email(subject="Kept"))
+
+    row = outbox.get(str(job.id), offline.settings.app_database_url)
+    assert row is not None
+    assert (row.job_type, row.lane, row.state) == ("email", "batch", "queued")
+    assert row.params["subject"] == "Kept"
+
+
+def test_a_batched_submit_to_a_database_without_the_outbox_says_how_to_make_it(
+    tmp_path: Path,
+) -> None:
+    bare = Client(Settings(prefect_api_url=DEAD_URL, database_url=f"sqlite:///{tmp_path}/a.db"))
+
+    with pytest.raises(SubmitFailed, match="python -m jobs migrate"):
+        bare.submit("email", email())
 
 
 def test_reads_of_an_unreachable_server_raise_server_unavailable(offline: Client) -> None:

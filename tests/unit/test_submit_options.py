@@ -45,8 +45,8 @@ def pings(count: int) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def client() -> Client:
-    return Client(Settings(prefect_api_url=DEAD_URL))
+def client(app_db_url: str) -> Client:
+    return Client(Settings(prefect_api_url=DEAD_URL, database_url=app_db_url))
 
 
 def refusal(client: Client, **options: Any) -> str:
@@ -452,4 +452,6 @@ def test_a_bad_option_sends_no_part_of_a_batch(client: Client, options: dict[str
 def test_a_valid_submit_goes_on_to_the_unreachable_server(client: Client) -> None:
     # no stand-in here: the real connection is tried, and fails, once the checks have passed
     with pytest.raises(jobs.SubmitFailed, match=f"could not submit ping jobs at {DEAD_URL}"):
-        client.submit("ping", {}, priority=10, delay=0, idempotency_key="k", tags=["t"])
+        client.submit(
+            "ping", {}, priority=10, delay=0, idempotency_key="k", tags=["t"], lane="flow"
+        )
