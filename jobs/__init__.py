@@ -6,9 +6,14 @@ client = jobs.Client()
 job = client.submit("email", {"to": ["ada@example.com"], "subject": "Hi", "text": "Hello"})
 client.wait(job).state  # JobState.COMPLETED
 
+``jobs.enqueue(session, "email", {...})`` writes a job inside the application's own SQLAlchemy
+transaction: it runs once if the transaction commits, never if it rolls back.
+
 Every job type's parameter model is exported too (``jobs.SendEmail``, ``jobs.DeliverWebhook``,
 ...): ``client.submit(jobs.SendEmail(...))`` picks the job type from the model.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from jobs.client import Client
 from jobs.data.params import CancelStaleOrders, DailyRollups, ExportTable, WeeklyReport
@@ -32,7 +37,10 @@ from jobs.maintenance.params import (
 from jobs.outbound.params import ApiCall, DeliverWebhook
 from jobs.params import JobParams, Ping
 from jobs.settings import Settings
-from jobs.status import Job, JobState, JobStatus, QueueStats, RecurringJob
+from jobs.status import Job, JobState, JobStatus, Lane, QueueStats, RecurringJob
+
+if TYPE_CHECKING:
+    from jobs.transactional import enqueue, enqueue_async
 
 __all__ = [  # noqa: RUF022 - grouped: the client, then the parameter models
     # the client, its settings, results and errors
@@ -43,12 +51,15 @@ __all__ = [  # noqa: RUF022 - grouped: the client, then the parameter models
     "JobState",
     "JobStatus",
     "JobsError",
+    "Lane",
     "PermanentJobError",
     "QueueStats",
     "RecurringJob",
     "ServerUnavailable",
     "Settings",
     "SubmitFailed",
+    "enqueue",
+    "enqueue_async",
     # parameter models, one per job type (the catalogue: jobs/registry.py)
     "ApiCall",
     "Attachment",
@@ -72,3 +83,13 @@ __all__ = [  # noqa: RUF022 - grouped: the client, then the parameter models
     "TranscodeVideo",
     "WeeklyReport",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``enqueue`` and ``enqueue_async``, imported on first use: they bring SQLAlchemy, which
+    ``import jobs`` alone does not load."""
+    if name in ("enqueue", "enqueue_async"):
+        from jobs import transactional
+
+        return getattr(transactional, name)
+    raise AttributeError(f"module 'jobs' has no attribute {name!r}")
