@@ -19,6 +19,8 @@ def _idle(params: Ping) -> str:
     deadline = time.monotonic() + params.seconds
     while time.monotonic() < deadline:  # short sleeps: a time limit can stop it between two
         time.sleep(min(0.05, deadline - time.monotonic()))
+    if params.fail:
+        raise RuntimeError(f"ping failed on purpose (note {params.note!r})")
     return params.note
 
 

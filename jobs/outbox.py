@@ -100,8 +100,8 @@ def add(db: Session, jobs: Sequence[NewJob]) -> list[Added]:
     tags and is returned as it (the window runs from the first submit); otherwise it is added,
     due when its window ends.
     """
-    now = utcnow()
-    rows = [job.row(now) for job in jobs]
+    now = utcnow()  # a microsecond apart: jobs added together keep their order
+    rows = [job.row(now + timedelta(microseconds=index)) for index, job in enumerate(jobs)]
     plain = [row for row in rows if row["idempotency_key"] is None and not row["debounce_key"]]
     keyed = [row for row in rows if row["idempotency_key"] is not None]
     found: dict[str, Added] = {}

@@ -33,3 +33,4 @@ class Ping(JobParams):
     seconds: float = Field(
         0, ge=0, le=60, description="How long the job takes (to try time limits and slow workers)."
     )
+    fail: bool = Field(False, description="Fail the job (to try failure handling and alerts).")

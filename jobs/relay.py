@@ -80,18 +80,18 @@ class Relay:
     async def round(self) -> int:
         """One round: finish any earlier hand-over, then pack and hand over due jobs. How
         many jobs were handed over."""
-        moved = await self._hand_over()
-        packed = self._pack()
+        moved = await self.hand_over()
+        packed = self.pack()
         if packed is None:  # a lone job lingers for company
             await asyncio.sleep(self.settings.batch_linger_ms / 1000)
-            packed = self._pack(linger=False)
+            packed = self.pack(linger=False)
         if packed:
-            moved += await self._hand_over()
+            moved += await self.hand_over()
         return moved
 
     # -- packing -------------------------------------------------------------------------------
 
-    def _pack(self, *, linger: bool = True) -> int | None:
+    def pack(self, *, linger: bool = True) -> int | None:
         """Assign due jobs to batches (or their own runs); how many batches. None: there are
         due jobs, but too few and too young, so wait ``batch_linger_ms`` first."""
         size = self.settings.batch_size
@@ -124,20 +124,20 @@ class Relay:
 
     # -- handing over ------------------------------------------------------------------------
 
-    async def _hand_over(self) -> int:
+    async def hand_over(self) -> int:
         """Create the flow run of every assigned batch (again, after a crash: the batch id is
         the run's idempotency key) and mark its jobs dispatched."""
         with session() as db:
             assigned = outbox.assigned(db)
         moved = 0
         for batch_id, rows in assigned.items():
-            run_id = await self._create_run(batch_id, rows)
+            run_id = await self.create_run(batch_id, rows)
             with session() as db, db.begin():
                 outbox.dispatched(db, batch_id, str(run_id))
             moved += len(rows)
         return moved
 
-    async def _create_run(self, batch_id: str, rows: Sequence[QueuedJob]) -> UUID:
+    async def create_run(self, batch_id: str, rows: Sequence[QueuedJob]) -> UUID:
         first = rows[0]
         spec = registry.job_type(first.job_type)
         queue = registry.queue_for(first.priority)

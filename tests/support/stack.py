@@ -53,6 +53,13 @@ class Stack:
             self.relay = services.start_relay(self.settings)
             self.processes.append(self.relay)
 
+    def stop_relay(self) -> None:
+        """Stop the running relay (SIGTERM)."""
+        assert self.relay is not None
+        services.stop([self.relay])
+        self.processes.remove(self.relay)
+        self.relay = None
+
     def stop_worker(self) -> int:
         """Stop the running worker the way an operator would (SIGTERM); its exit code."""
         assert self.worker is not None
