@@ -139,8 +139,9 @@ def prefect_cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "prefect", *args]
 
 
-def start_server(settings: Settings) -> subprocess.Popen[bytes]:
-    """The Prefect server (API, UI and services) on the configured address.
+def start_server(settings: Settings, **env: str) -> subprocess.Popen[bytes]:
+    """The Prefect server (API, UI and services) on the configured address (``env``: extra
+    environment, over prefect_env's).
 
     Started through :mod:`jobs.prefect_server`: Prefect's server with the requests and tasks
     that read before they write taking SQLite's write lock up front, and global concurrency
@@ -149,7 +150,7 @@ def start_server(settings: Settings) -> subprocess.Popen[bytes]:
     args = [sys.executable, "-m", "jobs.prefect_server", "server", "start"]
     args += ["--host", settings.server_host]
     args += ["--port", str(settings.server_port)]
-    return _spawn(args, settings, "server")
+    return _spawn(args, settings, "server", **env)
 
 
 def wait_for_server(
