@@ -50,12 +50,13 @@ def _one_ca_file(home: Path) -> Path:
 
 # Task runs reach the server as events (Pending, Running, Completed: three per task run): the
 # event persister stores each event, the task-run recorder turns them into task runs and
-# states. With Prefect's defaults the recorder writes one event per transaction and falls
-# behind at ~27 task runs/s on 2 cores while a flow runs 180/s; batched, the server records
-# ~115/s at a quarter of the CPU per task run (python -m bench.batched). An operator's own
-# value of any of these wins.
+# states. With Prefect's defaults the recorder writes one event per transaction: one flow run
+# of no-op tasks on 2 cores ran 114-137 task runs/s while the server recorded 20-27/s, at
+# 36-44 ms of server CPU each; batched, it records 70-116/s at 9-10 ms (python -m
+# bench.batched; the machine was shared, hence the ranges). An operator's own value wins.
 SERVER_TUNING = {
-    # up to 200 events per database transaction instead of 1 (50 and 500 measured slower)
+    # up to 200 events per database transaction instead of 1: 50, 200 and 500 recorded alike
+    # (98-107/s in one run), 200 with the least server CPU
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "200",
     # the same batch read from the message broker (Redis; the in-memory broker ignores it)
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_READ_BATCH_SIZE": "200",
