@@ -44,7 +44,7 @@ Result = dict[str, Any]
 # The ceiling's one flow run, in a process of its own: prints its flow run id and the time it
 # started, runs its N no-op tasks, prints the time it finished. "loop" calls the task N times;
 # "threads" submits all N to a ThreadPoolTaskRunner and waits. The loop is faster (2 cores,
-# 1000 task runs, tuned server: 70-116 task runs/s recorded against 74-82 with threads, whose
+# 1000 task runs, tuned server: 67-116 task runs/s recorded against 74-82 with threads, whose
 # runs also reach the server later after the flow ends): each task run costs the client CPU
 # (its engine, events and log line), which threads only contend for under the GIL.
 CEILING_SCRIPT = """

@@ -52,7 +52,7 @@ def _one_ca_file(home: Path) -> Path:
 # event persister stores each event, the task-run recorder turns them into task runs and
 # states. With Prefect's defaults the recorder writes one event per transaction: one flow run
 # of no-op tasks on 2 cores ran 114-137 task runs/s while the server recorded 20-27/s, at
-# 36-44 ms of server CPU each; batched, it records 70-116/s at 9-10 ms (python -m
+# 36-44 ms of server CPU each; batched, it records 67-116/s at 9-10 ms (python -m
 # bench.batched; the machine was shared, hence the ranges). An operator's own value wins.
 SERVER_TUNING = {
     # up to 200 events per database transaction instead of 1: 50, 200 and 500 recorded alike
