@@ -2,6 +2,9 @@
 
 - ``jobs: failures`` — a job type (deployment) of the work pool has ``alert_failure_threshold``
   failed or crashed runs within ``alert_window_minutes`` (counted per deployment);
+- ``jobs: batched failures`` — the same for batched jobs (task runs of a job type's
+  ``run-batch`` deployment): ``alert_failure_threshold`` failed or timed-out jobs within
+  ``alert_window_minutes``;
 - ``jobs: late`` — a job of the pool stays Late (due, but no worker took it) for
   ``alert_late_minutes``;
 - ``jobs: <job type> stuck`` — a job is still running ``alert_stuck_grace_minutes`` past its
@@ -27,7 +30,7 @@ from prefect.events import AutomationCore, EventTrigger, Posture, RunDeployment
 from prefect.exceptions import ObjectNotFound
 
 from jobs.history import GAVE_UP
-from jobs.registry import JOB_TYPES, JobType, job_type
+from jobs.registry import BATCH_FLOW, JOB_TYPES, JobType, job_type
 from jobs.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -86,6 +89,31 @@ def failures(settings: Settings, email: UUID) -> AutomationCore:
         f"Latest: {RUN}\n\n{settings.ui_url}/deployments/deployment/{{{{ deployment.id }}}}\n"
     )
     return automation(settings, email, "failures", trigger, subject, text)
+
+
+def batched_failures(settings: Settings, email: UUID) -> AutomationCore:
+    count, minutes = settings.alert_failure_threshold, settings.alert_window_minutes
+    of_batches = {"prefect.resource.role": "flow", "prefect.resource.name": BATCH_FLOW}
+    trigger = EventTrigger(
+        posture=Posture.Reactive,
+        expect={"prefect.task-run.Failed", "prefect.task-run.TimedOut"},  # after any retries
+        match={"prefect.resource.id": "prefect.task-run.*"},
+        match_related=[*in_pool(settings), of_batches],
+        for_each={"related:deployment:prefect.resource.id"},
+        threshold=count,
+        within=timedelta(minutes=minutes),
+    )
+    job = (
+        "{{ event.resource['prefect.resource.name'] }} "
+        "({{ event.resource['prefect.state-name'] }}: "
+        "{{ event.resource['prefect.state-message'] }})"
+    )
+    subject = f"[jobs alert] {WHICH}: {count} failed jobs within {minutes:g} min"
+    text = (
+        f"Batched jobs of {WHICH} failed {count} times within {minutes:g} minutes.\n\n"
+        f"Latest: {job}\n\n{settings.ui_url}/deployments/deployment/{{{{ deployment.id }}}}\n"
+    )
+    return automation(settings, email, "batched failures", trigger, subject, text)
 
 
 def late(settings: Settings, email: UUID) -> AutomationCore:
@@ -166,7 +194,12 @@ async def declared(client: PrefectClient, settings: Settings) -> list[Automation
     email = await _deployed(client, job_type("email").deployment_name)
     if email is None:
         return []
-    found = [failures(settings, email.id), late(settings, email.id), crash_loop(settings, email.id)]
+    found = [
+        failures(settings, email.id),
+        batched_failures(settings, email.id),
+        late(settings, email.id),
+        crash_loop(settings, email.id),
+    ]
     for spec in JOB_TYPES.values():
         if deployment := await _deployed(client, spec.deployment_name):
             found.append(stuck(settings, email.id, spec, deployment))

@@ -298,9 +298,9 @@ def finish(job_id: str, state: QueueState, attempts: int, reason: str | None = N
         )
 
 
-def abandon(run_id: str, state: QueueState, reason: str) -> int:
+def abandon(run_id: str, state: QueueState, reason: str, url: str | None = None) -> int:
     """Settle the unfinished jobs of a batch run that ended without them; how many."""
-    with session() as db, db.begin():
+    with session(url) as db, db.begin():
         result = db.execute(
             update(QueuedJob)
             .where(QueuedJob.run_id == run_id,
@@ -333,15 +333,16 @@ def cancel(job_id: str, message: str, url: str | None = None) -> QueueState | No
         row = db.get(QueuedJob, job_id)
         if row is None:
             return None
-        if row.state in NOT_STARTED:
+        before = QueueState(row.state)
+        if before in NOT_STARTED:
             db.execute(
                 update(QueuedJob)
                 .where(QueuedJob.id == job_id, QueuedJob.state.in_(NOT_STARTED))
                 .values(state=QueueState.CANCELLED, failure_reason=message, finished_at=utcnow())
             )
-        elif row.state == QueueState.RUNNING:
+        elif before == QueueState.RUNNING:
             row.cancel_requested = True
-        return QueueState(row.state)
+        return before
 
 
 def retry(job_id: str, url: str | None = None) -> QueueState | None:

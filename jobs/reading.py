@@ -104,12 +104,22 @@ async def status_of(client: PrefectClient, run: FlowRun, job_type: str, ui_url: 
         tags=list(run.tags),
         attempts=attempts,
         recoveries=recoveries,
+        idempotency_key=_given_key(run.idempotency_key),
         created_at=run.created,
         scheduled_at=run.expected_start_time,
         started_at=run.start_time,
         finished_at=run.end_time,
         ui_url=f"{ui_url}/runs/flow-run/{run.id}",
     )
+
+
+_OWN_KEYS = ("submit-", "outbox-")
+"""Prefixes of the keys the client and the relay give keyless jobs (so resending is safe)."""
+
+
+def _given_key(key: str | None) -> str | None:
+    """A run's idempotency key as the submitter gave it; None for the client's own keys."""
+    return None if key is None or key.startswith(_OWN_KEYS) else key
 
 
 def _states(*types: StateType) -> FlowRunFilterState:
@@ -184,6 +194,7 @@ def status_of_row(row: QueuedJob, ui_url: str) -> JobStatus:
         tags=sorted({*row.tags, f"job:{row.job_type}"}),
         attempts=row.attempts,
         lane=Lane(row.lane),
+        idempotency_key=row.idempotency_key,
         created_at=_aware(row.created_at),
         scheduled_at=_aware(row.run_at),
         started_at=_aware(row.started_at) if row.started_at else None,

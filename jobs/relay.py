@@ -96,7 +96,7 @@ class Relay:
         due jobs, but too few and too young, so wait ``batch_linger_ms`` first."""
         size = self.settings.batch_size
         now = utcnow()
-        with session() as db, db.begin():
+        with session(self.settings.app_database_url) as db, db.begin():
             in_flight = outbox.batches_in_flight(db)
             free = {
                 name: self.settings.batch_max_in_flight - in_flight[name]
@@ -127,12 +127,12 @@ class Relay:
     async def hand_over(self) -> int:
         """Create the flow run of every assigned batch (again, after a crash: the batch id is
         the run's idempotency key) and mark its jobs dispatched."""
-        with session() as db:
+        with session(self.settings.app_database_url) as db:
             assigned = outbox.assigned(db)
         moved = 0
         for batch_id, rows in assigned.items():
             run_id = await self.create_run(batch_id, rows)
-            with session() as db, db.begin():
+            with session(self.settings.app_database_url) as db, db.begin():
                 outbox.dispatched(db, batch_id, str(run_id))
             moved += len(rows)
         return moved
@@ -170,7 +170,7 @@ class Relay:
     async def settle(self) -> int:
         """Jobs still unfinished whose batch run ended for good: cancelled ones (the run was
         cancelled) or failed ones, with the run's reason. How many were settled."""
-        with session() as db:
+        with session(self.settings.app_database_url) as db:
             run_ids = set(
                 db.scalars(
                     select(QueuedJob.run_id).where(
@@ -196,7 +196,7 @@ class Relay:
             else:
                 outcome = QueueState.FAILED
                 reason = f"its batch run ended {state.name}: {state.message}"
-            settled += outbox.abandon(str(run.id), outcome, reason)
+            settled += outbox.abandon(str(run.id), outcome, reason, self.settings.app_database_url)
         return settled
 
 

@@ -57,6 +57,7 @@ class JobStatus(BaseModel):
     attempts: int
     recoveries: list[str] = []  # why it was re-run after crashes, e.g. its worker was lost
     lane: Lane = Lane.FLOW  # its own flow run, or a task run in a batch flow run
+    idempotency_key: str | None = None  # the key it was submitted with, if any
     created_at: datetime | None
     scheduled_at: datetime | None
     started_at: datetime | None

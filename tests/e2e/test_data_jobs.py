@@ -8,12 +8,15 @@ from uuid import UUID
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+from sqlalchemy import select
 
 from jobs.aio import run_sync
 from jobs.client import Client
 from jobs.data import dates
+from jobs.db.engine import session
+from jobs.db.models import QueuedJob
 from jobs.settings import Settings
-from jobs.status import JobState
+from jobs.status import JobState, Lane
 from tests.support.data import (
     add_user_with_orders,
     csv_rows,
@@ -112,6 +115,8 @@ def test_weekly_report_matches_sql_and_is_mailed_with_its_chart(
 
 
 def jobs_tagged(tag: str) -> list[UUID]:
+    """Jobs of either lane carrying ``tag``: flow runs, and batched jobs in the outbox."""
+
     async def read() -> list[UUID]:
         async with get_client() as prefect:
             runs = await prefect.read_flow_runs(
@@ -119,7 +124,10 @@ def jobs_tagged(tag: str) -> list[UUID]:
             )
             return [run.id for run in runs]
 
-    return run_sync(read())
+    with session() as db:
+        rows = db.scalars(select(QueuedJob).where(QueuedJob.lane == Lane.BATCH))
+        batched = [UUID(row.id) for row in rows if tag in row.tags]
+    return run_sync(read()) + batched
 
 
 def test_rollup_writes_the_days_metrics(client: Client, week: list[date]) -> None:

@@ -37,7 +37,7 @@ def test_the_run_is_named_after_its_recipients_and_logs_what_it_sent(
     client: Client, smtp: Recorder
 ) -> None:
     address, others = unique_address(), [unique_address(), unique_address()]
-    job = client.submit("email", welcome(address, cc=others))
+    job = client.submit("email", welcome(address, cc=others), lane="flow")  # its own run
     assert client.wait(job, timeout=120).state is JobState.COMPLETED
 
     name, tasks, logs = names_and_logs(job.id, "Sent email")
@@ -89,7 +89,7 @@ def test_duplicate_idempotency_key_gives_one_job_and_one_email(
 
 def test_running_a_sent_job_again_sends_no_second_email(client: Client, smtp: Recorder) -> None:
     address = unique_address()
-    job = client.submit("email", welcome(address))
+    job = client.submit("email", welcome(address), lane="flow")  # a flow run, to re-run
     assert client.wait(job, timeout=120).state is JobState.COMPLETED
 
     async def schedule_again() -> None:  # what a crash-recovery automation would do

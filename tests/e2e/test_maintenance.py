@@ -125,6 +125,26 @@ def test_a_reminder_reaches_the_subscriber_once_however_often_the_job_runs(
     assert "Hi Grace" in reminder.get_body(preferencelist=("plain",)).get_content()
 
 
+def test_batched_failures_crossing_the_threshold_email_the_operator(
+    client: Client, smtp: Recorder, operator: str
+) -> None:
+    failing = {"to": ["nobody@example.com"], "subject": "Bounce", "text": "Undeliverable."}
+    jobs = client.submit_many("email", [failing, failing])  # two task runs of one batch
+    assert all(client.wait(job, timeout=120).state is JobState.FAILED for job in jobs)
+
+    subject = "[jobs alert] run-batch/email: 2 failed jobs within 10 min"
+    wait_until(
+        lambda: [msg for msg in smtp.to(operator) if msg["Subject"] == subject],
+        90,
+        f"a batched-failures alert reached {operator}",
+    )
+    [alert] = [msg for msg in smtp.to(operator) if msg["Subject"] == subject]
+    text = alert.get_body(preferencelist=("plain",)).get_content()
+    assert "failed 2 times within 10 minutes" in text
+    assert "send-email → nobody@example.com (Failed: " in text  # the latest job and reason
+    assert f"{client.settings.ui_url}/deployments/deployment/" in text
+
+
 def test_failures_crossing_the_threshold_email_the_operator(
     client: Client, smtp: Recorder, operator: str
 ) -> None:
@@ -133,13 +153,13 @@ def test_failures_crossing_the_threshold_email_the_operator(
         "subject": "Bounce",
         "text": "This one cannot be delivered.",
     }
-    jobs = client.submit_many("email", [failing, failing])
+    jobs = client.submit_many("email", [failing, failing], lane="flow")  # two flow runs
     assert all(client.wait(job, timeout=120).state is JobState.FAILED for job in jobs)
 
     # automations evaluate events asynchronously
     wait_until(lambda: smtp.to(operator), 90, f"an alert email reached {operator}")
 
-    [alert] = smtp.to(operator)
+    [alert] = [msg for msg in smtp.to(operator) if "send-email/email" in msg["Subject"]]
     assert alert["Subject"] == "[jobs alert] send-email/email: 2 failed runs within 10 min"
     text = alert.get_body(preferencelist=("plain",)).get_content()
     assert "failed or crashed 2 times within 10 minutes" in text

@@ -27,8 +27,10 @@ def folder(settings: Settings) -> str:
     return name
 
 
-def completed(client: Client, job_type: str, params: dict[str, object]) -> JobStatus:
-    status = client.wait(client.submit(job_type, params), timeout=120)
+def completed(
+    client: Client, job_type: str, params: dict[str, object], lane: str | None = None
+) -> JobStatus:
+    status = client.wait(client.submit(job_type, params, lane=lane), timeout=120)
     assert status.state is JobState.COMPLETED, status.failure_reason
     assert status.attempts == 1
     assert status.progress == 100
@@ -45,7 +47,7 @@ def test_image_job_writes_the_resized_converted_image(
     client: Client, settings: Settings, folder: str
 ) -> None:
     params = {"source": f"{folder}/photo.jpg", "width": 300, "height": 200, "fit": "cover"}
-    status = completed(client, "image", {**params, "format": "webp"})
+    status = completed(client, "image", {**params, "format": "webp"}, lane="flow")
 
     image = opened(settings, f"{folder}/photo.300x200-cover.webp")
     assert (image.format, image.size) == ("WEBP", (300, 200))

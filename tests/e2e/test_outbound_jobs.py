@@ -34,7 +34,7 @@ def test_webhook_job_delivers_a_signed_event(client: Client, receiver: Receiver)
     endpoint = new_endpoint(receiver.url(path))
     params = {"endpoint_id": endpoint.id, "event": "invoice.paid", "payload": {"invoice": 17}}
 
-    job = client.submit("webhook", params)
+    job = client.submit("webhook", params, lane="flow")  # its own run, named and logged
     status = client.wait(job, timeout=120)
 
     assert status.state is JobState.COMPLETED, status.failure_reason
@@ -80,7 +80,7 @@ def test_api_call_honours_retry_after_then_succeeds(client: Client, receiver: Re
     url = f"{receiver.url(path)}?token=t0ps3cret"
     params = {"url": url, "json_body": {"post": "hello"}, "expected_status": [202]}
 
-    job = client.submit("api_call", params)
+    job = client.submit("api_call", params, lane="flow")  # its own run, named and logged
     status = client.wait(job, timeout=120)
 
     assert status.state is JobState.COMPLETED, status.failure_reason

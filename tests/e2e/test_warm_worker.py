@@ -73,7 +73,7 @@ def one_slot_worker(stack: Stack) -> Iterator[Stack]:
 
 def test_runs_look_complete_in_the_api(client: Client, smtp: Recorder) -> None:
     address = unique_address()
-    job = client.submit("email", welcome(address))
+    job = client.submit("email", welcome(address), lane="flow")  # a flow run of the worker's
     assert client.wait(job, timeout=60).state is JobState.COMPLETED
 
     async def details() -> tuple[list[Any], list[Any], list[Any]]:
@@ -99,7 +99,7 @@ def test_runs_look_complete_in_the_api(client: Client, smtp: Recorder) -> None:
 
 
 def test_runs_send_flow_run_heartbeats(client: Client) -> None:
-    job = client.submit("ping", {"note": "heartbeat"})
+    job = client.submit("ping", {"note": "heartbeat"}, lane="flow")
     assert client.wait(job, timeout=60).state is JobState.COMPLETED
     heartbeats = EventFilter(
         event=EventNameFilter(name=["prefect.flow-run.heartbeat"]),

@@ -25,7 +25,8 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="module")
-def client(prefect_server: Stack) -> Client:
-    """A client of the session's server, with every job type deployed."""
+def client(prefect_server: Stack, app_db: str) -> Client:
+    """A client of the session's server, with every job type deployed (and the application
+    database, which holds the batched lane's outbox, migrated)."""
     prefect_server.deploy()
     return Client(prefect_server.settings)

@@ -45,7 +45,7 @@ async def test_applying_twice_leaves_one_automation_of_each_kind(
     again = await automations.apply(prefect, strict)
     second = await ours(prefect)
 
-    expected = {"jobs: failures", "jobs: late", "jobs: crash loop"}
+    expected = {"jobs: failures", "jobs: batched failures", "jobs: late", "jobs: crash loop"}
     expected |= {f"jobs: {t} stuck" for t in JOB_TYPES}
     assert set(names) == set(again) == expected
     assert {name: [a.id for a in found] for name, found in second.items()} == first

@@ -1,4 +1,5 @@
-"""Bulk submission on the real server: Prefect's bulk endpoint, chunked, ordered, resendable."""
+"""Bulk submission of flow-lane jobs on the real server: Prefect's bulk endpoint, chunked,
+ordered, resendable."""
 
 from __future__ import annotations
 
@@ -44,7 +45,12 @@ def test_many_jobs_in_several_bulk_requests_keep_their_order(client: Client) -> 
     run_at = datetime.now(UTC) + timedelta(days=1)
 
     jobs = client.submit_many(
-        "ping", [{"note": n} for n in notes], run_at=run_at, priority=3, tags=["bulk-order"]
+        "ping",
+        [{"note": n} for n in notes],
+        run_at=run_at,
+        priority=3,
+        tags=["bulk-order"],
+        lane="flow",
     )
 
     try:
@@ -52,7 +58,7 @@ def test_many_jobs_in_several_bulk_requests_keep_their_order(client: Client) -> 
         assert tagged(client, "bulk-order") == len(notes)
         for index in (0, creation.BULK_LIMIT, len(notes) - 1):
             status = client.status(jobs[index])
-            assert status.params == {"note": notes[index]}
+            assert status.params == {"note": notes[index], "seconds": 0.0, "fail": False}
             assert status.state is JobState.DELAYED
             assert status.priority == 3
             assert status.scheduled_at == run_at
@@ -65,8 +71,9 @@ def test_idempotency_keys_make_a_resubmitted_batch_add_nothing(client: Client) -
     keys = [f"bulk-key-{n}-{datetime.now(UTC).timestamp()}" for n in range(5)]
     params = [{"note": key} for key in keys]
 
-    first = client.submit_many("ping", params, delay=3600, idempotency_keys=keys, tags=["bulk-k"])
-    again = client.submit_many("ping", params, delay=3600, idempotency_keys=keys, tags=["bulk-k"])
+    options = {"delay": 3600, "idempotency_keys": keys, "tags": ["bulk-k"], "lane": "flow"}
+    first = client.submit_many("ping", params, **options)  # type: ignore[arg-type]
+    again = client.submit_many("ping", params, **options)  # type: ignore[arg-type]
 
     try:
         assert [job.id for job in again] == [job.id for job in first]
@@ -104,7 +111,7 @@ def test_a_bad_batch_is_refused_whole_before_anything_is_sent(client: Client) ->
     params = [{"note": "fine"}, {"note": "x" * 10_000}]
 
     with pytest.raises(InvalidJobParams, match=r"#1"):
-        client.submit_many("ping", params, tags=["bulk-refused"])
+        client.submit_many("ping", params, tags=["bulk-refused"], lane="flow")
 
     assert tagged(client, "bulk-refused") == 0
 
@@ -121,7 +128,9 @@ def test_valid_options_of_a_submit_reach_the_server_as_given(client: Client) -> 
     run_at = datetime(2031, 5, 17, 9, 30, tzinfo=UTC)
     key = f"welcome-{uuid4()}"
 
-    job = client.submit("ping", {}, priority=1, run_at=run_at, idempotency_key=key, tags=("b", "a"))
+    job = client.submit(
+        "ping", {}, priority=1, run_at=run_at, idempotency_key=key, tags=("b", "a"), lane="flow"
+    )
 
     [run] = runs_of(client, [job.id])
     forget(client, [job.id])
@@ -142,6 +151,7 @@ def test_valid_options_of_a_batch_reach_the_server_as_given(client: Client) -> N
         delay=timedelta(hours=1),
         idempotency_keys=keys,
         tags={"bulk-options"},
+        lane="flow",
     )
 
     runs = runs_of(client, [job.id for job in jobs])

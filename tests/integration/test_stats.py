@@ -35,7 +35,8 @@ def forget(client: Client, job: Job) -> None:
 def test_a_paused_job_is_counted_as_paused_as_its_status_says(
     client: Client, state: State[Any]
 ) -> None:
-    job = client.submit("ping", {"note": "to pause"}, delay=3600)  # no worker takes it meanwhile
+    # a flow run, which Prefect can pause; no worker takes it meanwhile
+    job = client.submit("ping", {"note": "to pause"}, delay=3600, lane="flow")
     try:
         before = client.stats("ping")
         forced(client, job, state)
