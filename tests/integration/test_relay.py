@@ -7,6 +7,7 @@ from uuid import UUID
 from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 from prefect.client.schemas.objects import FlowRun
+from sqlalchemy import Engine
 
 from jobs import outbox, registry
 from jobs.aio import run_sync
@@ -27,16 +28,18 @@ async def batch_runs(prefect: PrefectClient, batch_id: str) -> list[FlowRun]:
 
 
 def test_a_relay_killed_between_creating_a_run_and_marking_its_jobs(
-    client: Client, app_db: str
+    client: Client, engine: Engine
 ) -> None:
-    handles = client.submit_many("ping", [{"note": f"relay {i}"} for i in range(5)], priority=3)
+    url = str(engine.url)  # an outbox of the test's own: only its jobs are relayed
+    own = Client(client.settings.model_copy(update={"database_url": url}))
+    handles = own.submit_many("ping", [{"note": f"relay {i}"} for i in range(5)], priority=3)
     ids = {str(job.id) for job in handles}
 
     async def go() -> tuple[str, UUID, list[FlowRun]]:
-        async with PrefectClient(client.settings.api_url) as prefect:
-            dying = Relay(prefect, client.settings)
+        async with PrefectClient(own.settings.api_url) as prefect:
+            dying = Relay(prefect, own.settings)
             assert dying.pack(linger=False)
-            with session() as db:
+            with session(url) as db:
                 [(batch_id, rows)] = [
                     (batch, rows)
                     for batch, rows in outbox.assigned(db).items()
@@ -44,7 +47,7 @@ def test_a_relay_killed_between_creating_a_run_and_marking_its_jobs(
                 ]
             first = await dying.create_run(batch_id, rows)  # ... and it dies here
             assert {row.id for row in rows} == ids
-            restarted = Relay(prefect, client.settings)
+            restarted = Relay(prefect, own.settings)
             await restarted.round()
             return batch_id, first, await batch_runs(prefect, batch_id)
 
@@ -52,7 +55,7 @@ def test_a_relay_killed_between_creating_a_run_and_marking_its_jobs(
 
     assert [run.id for run in runs] == [first]  # the run was not created twice
     for job_id in ids:
-        row = outbox.get(job_id)
+        row = outbox.get(job_id, url)
         assert row is not None
         assert (row.state, row.batch_id, row.run_id) == (
             QueueState.DISPATCHED,
