@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, delete, select
+from sqlalchemy import ColumnElement, Engine, delete, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from jobs import runlog
 from jobs.db.engine import get_engine
-from jobs.db.models import HttpAttempt, LoginSession, SideEffect
+from jobs.db.models import HttpAttempt, LoginSession, QueuedJob, QueueState, SideEffect
 from jobs.settings import Settings
 
 
@@ -29,10 +29,22 @@ def targets(settings: Settings, now: datetime) -> list[Target]:
     """What the cleanup deletes, as of ``now``."""
     ledger_cutoff = now - timedelta(days=settings.side_effects_retention_days)
     attempts_cutoff = now - timedelta(days=settings.http_attempts_retention_days)
+    done_cutoff = now - timedelta(days=settings.retention_completed_days)
+    failed_cutoff = now - timedelta(days=settings.retention_failed_days)
+    finished_outbox_jobs = or_(  # kept as long as job runs are (JOBS_RETENTION_*)
+        (QueuedJob.state.in_([QueueState.COMPLETED, QueueState.CANCELLED]))
+        & (QueuedJob.finished_at < done_cutoff),
+        (QueuedJob.state == QueueState.FAILED) & (QueuedJob.finished_at < failed_cutoff),
+        # the idempotency keys of flow-lane jobs, whose runs the retention job prunes
+        (QueuedJob.state == QueueState.DISPATCHED)
+        & (QueuedJob.lane == "flow")
+        & (QueuedJob.created_at < failed_cutoff),
+    )
     return [
         Target("sessions", LoginSession.id, LoginSession.expires_at < now),
         Target("side_effects", SideEffect.key, SideEffect.updated_at < ledger_cutoff),
         Target("http_attempts", HttpAttempt.id, HttpAttempt.created_at < attempts_cutoff),
+        Target("queued_jobs", QueuedJob.id, finished_outbox_jobs),
     ]
 
 
