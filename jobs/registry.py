@@ -171,7 +171,7 @@ JOB_TYPES: dict[str, JobType] = {
         _recurring(
             "db_cleanup", CleanupDatabase, "flows/maintenance.py:cleanup_database",
             "cleanup-database", "db-cleanup",
-            "Delete expired sessions and old ledger and HTTP-attempt rows; VACUUM/ANALYZE.",
+            "Delete expired sessions, old ledger, HTTP-attempt and outbox rows; VACUUM/ANALYZE.",
             tags=("maintenance",), time_limit=2 * HOUR, priority=LOW, schedule="0 2 * * *",
         ),
         _recurring(
