@@ -66,7 +66,13 @@ def test_batched_emails_are_sent_once_each_as_task_runs_of_one_batch(
         assert len(smtp.to(address)) == 1
     rows = [outbox.get(str(job.id)) for job in handles]
     assert len({row.run_id for row in rows if row}) == 1  # one batch flow run for all twelve
-    [batch] = flow_runs([UUID(rows[0].run_id or "")])
+    batch_id = UUID(rows[0].run_id or "")
+    wait_until(  # it ends once its last job has, and its outcome table is written
+        lambda: (state := flow_runs([batch_id])[0].state) is not None and state.is_final(),
+        60,
+        "the batch run ended",
+    )
+    [batch] = flow_runs([batch_id])
     assert batch.state is not None and batch.state.is_completed()
     assert batch.parameters["job_type"] == "email"
     # each job is a task run whose id is the job's own, named after its recipient

@@ -13,7 +13,7 @@ from prefect.client.schemas.filters import (
     LogFilter,
     LogFilterFlowRunId,
 )
-from prefect.client.schemas.objects import FlowRun, State, StateType
+from prefect.client.schemas.objects import FlowRun, State, StateType, TaskRun
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Cancelled
@@ -80,7 +80,14 @@ async def _names_and_logs(
 
     await until(logged, seconds, lambda: f"a log line contains {containing!r}; lines: {logs}")
     runs = FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
-    tasks = await client.read_task_runs(flow_run_filter=runs)
+    tasks: list[TaskRun] = []
+
+    async def recorded() -> bool:  # task runs reach the database in the recorder's batches
+        nonlocal tasks
+        tasks = await client.read_task_runs(flow_run_filter=runs)
+        return bool(tasks)
+
+    await until(recorded, seconds, lambda: f"the task runs of {run_id} are recorded")
     run = await client.read_flow_run(run_id)
     return run.name, sorted(task.name for task in tasks), logs
 
