@@ -101,7 +101,7 @@ class Settings(BaseSettings):
         "the outbox, in priority and fairness order.",
     )
     relay_poll_ms: float = Field(
-        50, gt=0, description="How often the relay looks for committed jobs when it is idle."
+        25, gt=0, description="How often the relay looks for committed jobs when it is idle."
     )
     smtp_host: str = Field("127.0.0.1", description="SMTP server host.")
     smtp_port: int = Field(8025, description="SMTP server port.")
