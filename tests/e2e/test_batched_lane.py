@@ -6,6 +6,10 @@ client calls as single jobs, against the real server, worker, relay and SMTP ser
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from uuid import UUID
 
 import pytest
@@ -20,11 +24,12 @@ from prefect.client.schemas.objects import FlowRun, TaskRun
 from sqlalchemy import select
 
 import jobs
-from jobs import outbox
+from jobs import outbox, services
 from jobs.aio import run_sync
 from jobs.client import Client
 from jobs.db.engine import session
 from jobs.db.models import QueuedJob
+from jobs.settings import Settings
 from jobs.status import JobState, Lane
 from tests.support.emails import unique_address, welcome
 from tests.support.polling import wait_until
@@ -189,3 +194,53 @@ def test_enqueue_commits_with_the_application_or_not_at_all(stack: Stack, client
         relayed.id,
     )
     assert client.status(committed).attempts == 1
+
+
+@pytest.fixture
+def one_at_a_time(stack: Stack) -> Iterator[Settings]:
+    """The session's relay steps aside for one that hands over one job at a time (a batch of
+    one, one batch in flight), so the order it chooses is the order jobs run in."""
+    stack.stop_relay()
+    settings = stack.settings.model_copy(update={"batch_size": 1, "batch_max_in_flight": 1})
+    try:
+        yield settings
+    finally:
+        stack.start_relay()
+
+
+def test_priority_then_fairness_decide_the_order_with_one_slot(
+    stack: Stack, client: Client, one_at_a_time: Settings
+) -> None:
+    burst = client.submit_many(
+        "ping", [{"note": f"a-{i}"} for i in range(4)], fairness_key="tenant-a"
+    )
+    lone = client.submit("ping", {"note": "b-0"}, fairness_key="tenant-b")
+    urgent = client.submit("ping", {"note": "urgent"}, priority=1, fairness_key="tenant-a")
+    relay = services.start_relay(one_at_a_time)
+    try:
+        finals = [client.wait(job, timeout=120, poll=0.2) for job in [*burst, lone, urgent]]
+    finally:
+        services.stop([relay])
+
+    started = {status.params["note"]: status.started_at for status in finals}
+    assert all(isinstance(moment, datetime) for moment in started.values())
+    by_start = sorted(finals, key=lambda status: started[status.params["note"]])
+    assert [status.params["note"] for status in by_start] == [
+        "urgent", "a-0", "b-0", "a-1", "a-2", "a-3",
+    ]  # fmt: skip
+
+
+def test_concurrent_submits_share_batches(stack: Stack, client: Client) -> None:
+    start = threading.Barrier(16)
+
+    def one(n: int) -> jobs.Job:
+        start.wait()
+        return client.submit("ping", {"note": f"concurrent {n}"})
+
+    with ThreadPoolExecutor(16) as pool:
+        handles = list(pool.map(one, range(16)))
+    for job in handles:
+        assert client.wait(job, timeout=60, poll=0.2).state is JobState.COMPLETED
+
+    batches = {row.batch_id for job in handles if (row := outbox.get(str(job.id)))}
+    assert len(batches) < len(handles)  # coalesced within the relay's linger window
