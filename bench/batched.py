@@ -34,6 +34,7 @@ import json
 import math
 import os
 import random
+import shutil
 import smtplib
 import socket
 import sqlite3
@@ -355,6 +356,9 @@ def _p(values: list[float], q: float) -> float:
     return measure.percentile(values, q) if values else float("nan")
 
 
+DROPPED = "Subscription queue is full, dropping message"
+
+
 class LaneBench:
     """One stack, as ``make up`` runs it (without the recovery service and HTTP receiver):
     server, pool, deployments, warm worker, relay and development SMTP server."""
@@ -455,7 +459,7 @@ class LaneBench:
         """Lone batched pings on an idle system, with a pause of 0.5-1 s before each: how
         long from the row's creation until its job started, and until it finished."""
         rng = random.Random(7)
-        picked, total = [], []
+        picked, total, ids = [], [], []
         for _ in range(samples):
             time.sleep(rng.uniform(0.5, 1.0))
             status = self.client.wait(self.client.submit("ping", {}), timeout=60, poll=0.02)
@@ -464,11 +468,27 @@ class LaneBench:
             picked.append((status.started_at - status.created_at).total_seconds())
             if status.finished_at is not None:
                 total.append((status.finished_at - status.created_at).total_seconds())
+            ids.append(str(status.id))
+        # where the time goes: row created -> its batch run created (the relay) -> the run
+        # Running (the worker: claim, fork, the flow's start) -> the job's row started
+        rows = self.rows(ids)
+        runs = self.runs(sorted({row.run_id for row in rows if row.run_id}))
+        relay, worker, flow = [], [], []
+        for row in rows:
+            run = runs.get(row.run_id)
+            if run is None or run.start_time is None or row.started_at is None:
+                continue
+            relay.append((run.created - _utc(row.created_at)).total_seconds())
+            worker.append((run.start_time - run.created).total_seconds())
+            flow.append((_utc(row.started_at) - run.start_time).total_seconds())
         return {
             "pickup_p50_s": statistics.median(picked),
             "pickup_p99_s": _p(picked, 99),
             "pickup_e2e_p50_s": statistics.median(total) if total else float("nan"),
             "pickup_samples": samples,
+            "pickup_relay_p50_s": statistics.median(relay) if relay else None,
+            "pickup_worker_p50_s": statistics.median(worker) if worker else None,
+            "pickup_flow_p50_s": statistics.median(flow) if flow else None,
         }
 
     def enqueue_rate(self, transactions: int, per: int) -> Result:
@@ -521,7 +541,10 @@ class LaneBench:
                     ids.append(str(jobs.enqueue(db, "ping", {}).id))
         self.wait_done("ping", before, len(ids), 300, "enqueued jobs")
         rows = self.rows(ids)
-        created = self.run_created(sorted({row.run_id for row in rows if row.run_id}))
+        created = {
+            run_id: run.created
+            for run_id, run in self.runs(sorted({row.run_id for row in rows if row.run_id})).items()
+        }
         lags = [(created[row.run_id] - _utc(row.created_at)).total_seconds() for row in rows]
         return {
             "relay_lag_p50_s": statistics.median(lags),
@@ -531,19 +554,20 @@ class LaneBench:
             "relay_lag_offered_jobs_s": per / interval,
         }
 
-    def run_created(self, run_ids: list[str]) -> dict[str, datetime]:
+    def runs(self, run_ids: list[str]) -> dict[str, Any]:
+        """The flow runs of ``run_ids``, by id."""
         from prefect.client.orchestration import PrefectClient
         from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-        async def read() -> dict[str, datetime]:
-            found: dict[str, datetime] = {}
+        async def read() -> dict[str, Any]:
+            found: dict[str, Any] = {}
             async with PrefectClient(self.settings.api_url) as client:
                 for start in range(0, len(run_ids), 200):
                     ids = [UUID(run_id) for run_id in run_ids[start : start + 200]]
                     runs = await client.read_flow_runs(
                         flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)), limit=200
                     )
-                    found.update({str(run.id): run.created for run in runs if run.created})
+                    found.update({str(run.id): run for run in runs})
             return found
 
         return asyncio.run(read())
@@ -556,23 +580,60 @@ class LaneBench:
         bytes_before = settled_bytes(self.env)
         cpu_before = measure.cpu_seconds(self.server.pid)
         started_at, started = datetime.now(UTC), time.monotonic()
+        recorded_before = self.completed_task_runs()
         handles = self.client.submit_many("ping", [{}] * n)
         accepted = time.monotonic() - started
         self.wait_done("ping", before, n, 1800, f"{n} pings")
         cpu = measure.cpu_seconds(self.server.pid) - cpu_before
         rows = self.rows([str(job.id) for job in handles])
         last = max(_utc(row.finished_at) for row in rows if row.finished_at)
+        deadline = time.monotonic() + 120  # the server records the task runs after the rows
+        while (count := self.completed_task_runs() - recorded_before) < n:
+            if time.monotonic() > deadline:  # events dropped (see dropped_events)
+                break
+            time.sleep(0.5)
+        recorded = datetime.now(UTC) if count >= n else None
         after = settled_bytes(self.env) if bytes_before is not None else None
         return {
             "jobs": n,
             "submit_per_s": n / accepted,
             "throughput_jobs_s": n / (last - started_at).total_seconds(),
+            "throughput_recorded_jobs_s": n / (recorded - started_at).total_seconds()
+            if recorded
+            else None,
+            "recorded_task_runs": count,
             "batches": len({row.run_id for row in rows}),
             "server_cpu_ms_per_job": 1000 * cpu / n,
             "db_bytes_per_job": (after - bytes_before) / n
             if after is not None and bytes_before is not None
             else None,
         }
+
+    def completed_task_runs(self) -> int:
+        """Task runs the server has recorded Completed, all of them."""
+        body = {"task_runs": {"state": {"type": {"any_": ["COMPLETED"]}}}}
+        response = httpx.post(f"{self.settings.api_url}/task_runs/count", json=body, timeout=60)
+        response.raise_for_status()
+        return int(response.json())
+
+    def dropped_events(self) -> int:
+        """Events the server has dropped so far: Prefect's in-memory message broker drops what
+        arrives for a subscriber (event persister, task-run recorder, triggers, ...) whose
+        queue of 10,000 is full, with a warning in the server's log."""
+        path = self.settings.home / "logs" / "server.log"
+        with path.open(errors="replace") as log:
+            return sum(DROPPED in line for line in log)
+
+    def quiet(self, share: float = 0.3, timeout: float = 180) -> float:
+        """Wait until the server used under ``share`` of a core over 2 s (it is done with
+        the events of what came before); seconds waited."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            before = measure.cpu_seconds(self.server.pid)
+            time.sleep(2)
+            if measure.cpu_seconds(self.server.pid) - before < 2 * share:
+                break
+        return time.monotonic() - started
 
     def flow_lane(self, n: int) -> Result:
         """``n`` pings with ``lane="flow"`` (one flow run each), submitted at once: jobs/s
@@ -643,13 +704,19 @@ class LaneBench:
         return {"newsletter_recipients": recipients, "newsletter_per_s": recipients / seconds}
 
     def raw(self, messages: int, connections: int) -> Result:
+        """``raw_smtp`` to the same server; and, for comparison, a connection per message (as
+        each email job opens one), on up to 500 messages."""
         host, port = self.settings.server_host, self.settings.dev_smtp_port
-        return {"raw_smtp_per_s": raw_smtp(host, port, messages, connections)}
+        alone = min(500, messages)
+        return {
+            "raw_smtp_per_s": raw_smtp(host, port, messages, connections),
+            "raw_smtp_connection_each_per_s": raw_smtp(host, port, alone, alone),
+        }
 
     def ceiling(self, n: int) -> Result:
         """``ceiling`` on this server, after a small warm-up; the worker and relay idle."""
         ceiling(self.settings.api_url, 20, env=self.env)
-        r = ceiling(self.settings.api_url, n, env=self.env, server_pid=self.server.pid)
+        r = ceiling(self.settings.api_url, n, env=self.env, server_pid=self.server.pid, timeout=240)
         return {
             "ceiling_jobs_s": r["jobs_s"],
             "ceiling_task_runs": n,
@@ -663,18 +730,21 @@ def lane(args: argparse.Namespace) -> Result:
     """The batched lane's measurements, one after another on one stack; a step that fails is
     reported (``errors``) and the others still run."""
     database_url = args.database_url or os.environ.get("JOBS_PREFECT_DATABASE_URL") or None
-    results: Result = {"lane": "batched", "errors": []}
+    results: Result = {"lane": "batched", "errors": [], "events_dropped": {}, "waited_s": {}}
     load_before = os.getloadavg()
     started = time.monotonic()
 
     def step(name: str, measure_it: Callable[[], Result]) -> None:
         print(f"  {name} ...", file=sys.stderr, flush=True)
-        began = time.monotonic()
+        results["waited_s"][name] = round(bench.quiet(), 1)
+        began, dropped = time.monotonic(), bench.dropped_events()
         try:
             results.update(measure_it())
         except Exception as exc:
             traceback.print_exc()
             results["errors"].append(f"{name}: {type(exc).__name__}: {exc}")
+        if dropped := bench.dropped_events() - dropped:
+            results["events_dropped"][name] = dropped
         print(f"  {name}: {time.monotonic() - began:.0f} s", file=sys.stderr, flush=True)
 
     print("Batched lane: starting the stack ...", file=sys.stderr, flush=True)
@@ -698,6 +768,10 @@ def lane(args: argparse.Namespace) -> Result:
                 results[f"{name}_ratio_to_raw"] = (
                     results[f"{name}_per_s"] / results["raw_smtp_per_s"]
                 )
+    if args.keep_home or results["errors"]:
+        print(f"Kept {results['home']} (logs/, databases)", file=sys.stderr)
+    else:
+        shutil.rmtree(results["home"], ignore_errors=True)
     results["backend"] = "postgres" if database_url else "sqlite"
     results["seconds"] = time.monotonic() - started
     results["load_avg_before"] = [round(x, 2) for x in load_before]
@@ -723,6 +797,8 @@ def lane_report(r: Result, args: argparse.Namespace) -> None:
     rows: list[tuple[str, str, str, str]] = [
         ("batched, submit_many -> completed", _fmt(r.get("throughput_jobs_s"), 1), "jobs/s",
          f"{args.jobs:,} pings, {_fmt(r.get('batches'))} batches"),
+        ("  recorded Completed by the server", _fmt(r.get("throughput_recorded_jobs_s"), 1),
+         "jobs/s", "the same jobs, until their task runs are all recorded"),
         ("ceiling (one flow run, N no-op tasks)", _fmt(r.get("ceiling_jobs_s"), 1), "jobs/s",
          f"N = {ceiling_n:,}, same server"),
         ("  ratio to ceiling", _fmt(r.get("ratio_to_ceiling")), "", ""),
@@ -737,12 +813,17 @@ def lane_report(r: Result, args: argparse.Namespace) -> None:
         ("pickup p50 / p99", f"{_fmt(r.get('pickup_p50_s'))} / {_fmt(r.get('pickup_p99_s'))}",
          "s", f"lone ping, row started - created, {args.pickups} samples; "
          f"finished p50 {_fmt(r.get('pickup_e2e_p50_s'))} s"),
+        ("  p50: relay / worker / in the flow", f"{_fmt(r.get('pickup_relay_p50_s'))} / "
+         f"{_fmt(r.get('pickup_worker_p50_s'))} / {_fmt(r.get('pickup_flow_p50_s'))}", "s",
+         "row -> run created -> run Running -> row started"),
         ("email (batched)", _fmt(r.get("email_per_s"), 1), "msg/s",
          f"{args.emails:,} jobs; {_fmt(r.get('email_ratio_to_raw'))} of raw"),
         ("newsletter (flow lane)", _fmt(r.get("newsletter_per_s"), 1), "rcpt/s",
          f"{args.recipients:,} recipients; {_fmt(r.get('newsletter_ratio_to_raw'))} of raw"),
         ("raw smtplib", _fmt(r.get("raw_smtp_per_s"), 1), "msg/s",
          f"{args.messages:,} messages over {args.connections} connections"),
+        ("  a connection per message", _fmt(r.get("raw_smtp_connection_each_per_s"), 1),
+         "msg/s", f"{min(500, args.messages)} messages"),
         ("server CPU per job, batched / flow",
          f"{_fmt(r.get('server_cpu_ms_per_job'))} / {_fmt(r.get('server_cpu_ms_per_job_flow'))}",
          "ms", f"flow: {args.flow_jobs} pings, {_fmt(r.get('flow_jobs_s'), 1)} jobs/s"),
@@ -762,17 +843,22 @@ def lane_report(r: Result, args: argparse.Namespace) -> None:
             verdict = "met" if met else "NOT met"
         shown = f"{target:.0%}" if "ratio" in key else f"{target:,g}"
         print(f"    {what:26} {how} {shown:>7}: {_fmt(value):>10}  {verdict}")
+    if r["events_dropped"]:
+        print(f"  events the server dropped (its log), by step: {r['events_dropped']}")
     for error in r["errors"]:
         print(f"  error: {error}")
     keys = [
         "lane", "throughput_jobs_s", "ceiling_jobs_s", "ceiling_task_runs", "ratio_to_ceiling",
         "submit_per_s", "enqueue_per_s", "relay_lag_p50_s", "relay_lag_p99_s", "pickup_p50_s",
-        "pickup_p99_s", "email_per_s", "newsletter_per_s", "raw_smtp_per_s",
+        "pickup_p99_s", "pickup_relay_p50_s", "pickup_worker_p50_s", "pickup_flow_p50_s",
+        "email_per_s", "newsletter_per_s", "raw_smtp_per_s", "raw_smtp_connection_each_per_s",
         "email_ratio_to_raw", "newsletter_ratio_to_raw", "server_cpu_ms_per_job",
         "server_cpu_ms_per_job_flow", "db_bytes_per_job", "db_bytes_per_job_flow",
         "ceiling_server_cpu_ms_per_task_run", "ceiling_db_bytes_per_task_run", "jobs",
         "batches", "flow_jobs", "flow_jobs_s", "emails", "newsletter_recipients", "backend",
-        "seconds", "load_avg_before", "load_avg_after", "errors",
+        "throughput_recorded_jobs_s", "recorded_task_runs", "events_dropped", "waited_s",
+        "seconds",
+        "load_avg_before", "load_avg_after", "errors",
     ]  # fmt: skip
     line = {key: r.get(key) for key in keys}
     line["relay_lag"] = "batch flow run created - row created_at, paced enqueue stream"
@@ -793,7 +879,11 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     lane_options = parser.add_argument_group("the batched lane")
     lane_options.add_argument("--jobs", type=int, default=10_000, help="pings via submit_many")
     lane_options.add_argument(
-        "--ceiling-tasks", type=int, default=0, help="task runs of the ceiling (0: --jobs)"
+        "--ceiling-tasks",
+        type=int,
+        default=2000,
+        help="task runs of the ceiling (0: --jobs). Fewer than --jobs: on 2 cores 10,000 take "
+        "minutes, and the server drops events of a backlog over 10,000 (3 per task run)",
     )
     lane_options.add_argument("--pickups", type=int, default=30, help="lone pings")
     lane_options.add_argument("--transactions", type=int, default=1000, help="of jobs.enqueue")
@@ -805,6 +895,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     lane_options.add_argument("--flow-jobs", type=int, default=200, help="flow-lane pings")
     lane_options.add_argument("--emails", type=int, default=2000, help="batched email jobs")
     lane_options.add_argument("--recipients", type=int, default=2000, help="of the newsletter")
+    lane_options.add_argument(
+        "--keep-home", action="store_true", help="keep the stack's folder (kept on errors)"
+    )
     ceilings = parser.add_argument_group("--ceilings")
     ceilings.add_argument("--tasks", type=int, default=1000, help="task runs of each ceiling")
     ceilings.add_argument("--runner", choices=RUNNERS, default="loop")
