@@ -856,7 +856,8 @@ def lane_report(r: Result, args: argparse.Namespace) -> None:
         "server_cpu_ms_per_job_flow", "db_bytes_per_job", "db_bytes_per_job_flow",
         "ceiling_server_cpu_ms_per_task_run", "ceiling_db_bytes_per_task_run", "jobs",
         "batches", "flow_jobs", "flow_jobs_s", "emails", "newsletter_recipients", "backend",
-        "throughput_recorded_jobs_s", "recorded_task_runs", "events_dropped", "waited_s",
+        "throughput_recorded_jobs_s", "recorded_task_runs", "relay_lag_batches",
+        "events_dropped", "waited_s",
         "seconds",
         "load_avg_before", "load_avg_after", "errors",
     ]  # fmt: skip
