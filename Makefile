@@ -47,7 +47,8 @@ lint: setup
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-# Queue benchmark on the embedded SQLite server; bench-postgres: the same on PostgreSQL.
+# Queue benchmark, then the batched lane's (python -m bench.batched), each on an embedded
+# SQLite server of its own; bench-postgres: the same on PostgreSQL.
 bench: setup
 	$(PY) -m bench
 

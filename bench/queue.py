@@ -38,7 +38,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def arguments() -> argparse.Namespace:
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.queue", description=__doc__)
     parser.add_argument("--database-url", help="Prefect server database (default: SQLite)")
     parser.add_argument("--sequential", type=int, default=20)
@@ -49,7 +49,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--submits", type=int, default=1000)
     parser.add_argument("--idle-seconds", type=float, default=15)
     parser.add_argument("--skip-stock", action="store_true")
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 class Bench:
@@ -221,8 +221,8 @@ def report(results: Result, args: argparse.Namespace) -> None:
     print(json.dumps(line))
 
 
-def main() -> None:
-    args = arguments()
+def main(argv: list[str] | None = None) -> None:
+    args = arguments(argv)
     report(run(args), args)
 
 
