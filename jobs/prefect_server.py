@@ -1,4 +1,4 @@
-"""The Prefect server, as ``prefect server start`` runs it, with two fixes.
+"""The Prefect server, as ``prefect server start`` runs it, with three fixes.
 
 Transactions that read before they write, on SQLite. Prefect begins most of its SQLite
 transactions DEFERRED. One that reads before it writes fails at its first write when another
@@ -27,6 +27,15 @@ looked up first and a taken one is answered 409 without an insert; as that reque
 before it writes, it begins IMMEDIATE too, so on SQLite concurrent creations of one name are
 checked one after the other. (On PostgreSQL two can still pass the check at once: Prefect's
 logged 409 then, as before.)
+
+Room for a burst of events. The embedded server's in-memory message broker gives each consumer
+(the event persister, the task-run recorder, the automations' triggers, ...) a queue of 10,000
+messages and drops what does not fit, with a warning. A burst of batched jobs (three state
+events per task run) overran it: a bench run of 10,000 no-op jobs dropped 18,204 events, and
+the task runs and events of those jobs never reached the database. Here each queue holds
+``JOBS_SERVER_EVENT_QUEUE_SIZE`` messages (200,000 by default: a few hundred MB at worst), so
+consumers that fall behind during a burst catch up after it instead of losing events. A Redis
+broker (``prefect-redis``) has no such limit.
 
 Everything else is Prefect's, unchanged.
 
@@ -91,9 +100,30 @@ def writing_first(
     return run
 
 
+DEFAULT_EVENT_QUEUE_SIZE = 200_000
+
+
+def _widen_subscription_queues(size: int) -> None:
+    """Each in-memory broker subscription queues up to ``size`` messages (Prefect: 10,000)."""
+    import asyncio
+
+    from prefect.server.utilities.messaging import memory
+
+    init = memory.Subscription.__init__
+
+    @functools.wraps(init)
+    def __init__(self: memory.Subscription, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self._queue = asyncio.Queue(maxsize=size)
+
+    memory.Subscription.__init__ = __init__  # type: ignore[method-assign]
+
+
 def install() -> None:
     """Patch Prefect's SQLite transactions, late-runs task, creation of global concurrency
-    limits and app factory in this process."""
+    limits, in-memory broker queues and app factory in this process."""
+    import os
+
     import prefect.server.api.server as server
     import prefect.server.models.concurrency_limits_v2 as limits_v2
     from fastapi import HTTPException, status
@@ -133,6 +163,8 @@ def install() -> None:
     def create_wrapped_app(*args: Any, **kwargs: Any) -> Any:
         return WriteFirst(create_app(*args, **kwargs))
 
+    size = int(os.environ.get("JOBS_SERVER_EVENT_QUEUE_SIZE", DEFAULT_EVENT_QUEUE_SIZE))
+    _widen_subscription_queues(size)
     AioSqliteConfiguration.begin_transaction = begin_transaction  # type: ignore[method-assign]
     limits_v2.create_concurrency_limit = create_concurrency_limit
     server.create_app = create_wrapped_app

@@ -79,6 +79,12 @@ class Settings(BaseSettings):
         ge=0,
         description="Wait before the first automatic re-run after a crash; doubles for each next.",
     )
+    server_event_queue_size: int = Field(
+        200_000,
+        ge=10_000,
+        description="Messages each consumer of the embedded server's in-memory event broker may "
+        "fall behind by before events are dropped (Prefect: 10,000).",
+    )
     late_after_seconds: float = Field(
         120,
         gt=0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import os
 import subprocess
 import sys
 from typing import Any
@@ -127,3 +128,29 @@ def test_installed_in_prefect_late_runs_and_writing_first_transactions_begin_imm
         "late_task_registered": True,
         "late_task_writes_first": True,
     }
+
+
+QUEUES = """
+import asyncio, json
+from jobs import prefect_server
+prefect_server.install()
+from prefect.server.utilities.messaging import memory
+
+async def fill():
+    topic = memory.Topic.by_name("jobs-test-topic")
+    subscription = topic.subscribe()
+    for n in range(12_000):  # past Prefect's 10,000
+        await subscription.deliver(memory.MemoryMessage(data=str(n), attributes=None))
+    return subscription._queue.maxsize, subscription._queue.qsize()
+
+print(json.dumps(asyncio.run(fill())))
+"""
+
+
+def test_in_memory_broker_queues_hold_a_burst_past_prefects_10000() -> None:
+    env = {**os.environ, "JOBS_SERVER_EVENT_QUEUE_SIZE": "50000"}
+    out = subprocess.run(
+        [sys.executable, "-c", QUEUES], capture_output=True, text=True, check=True, env=env
+    ).stdout
+
+    assert json.loads(out.splitlines()[-1]) == [50_000, 12_000]  # none dropped
