@@ -71,6 +71,16 @@ def run(job_type: str, batch_id: str, batch_task: BatchTask, run_id: str | None)
     spec = registry.job_type(job_type)
     logging.getLogger("prefect.task_runs").addFilter(_NOTICE)  # once: filters are a set
     jobs = {row.id: _Job(row, threading.Event()) for row in outbox.batch_jobs(batch_id)}
+
+    def retry_unless_cancelled_or_permanent(task: Any, task_run: Any, state: Any) -> bool:
+        job = jobs[str(task_run.id)]  # a job's task run has the job's id
+        if job.cancel.is_set() or not unless_permanent(task, task_run, state):
+            return False
+        job.retries += 1
+        return True
+
+    # one copy of the task for the whole batch (a copy costs milliseconds)
+    task = batch_task.task.with_options(retry_condition_fn=retry_unless_cancelled_or_permanent)
     done = threading.Event()
     watcher = threading.Thread(
         target=_watch_cancels, args=(batch_id, jobs, done), name="batch-cancels", daemon=True
@@ -79,7 +89,7 @@ def run(job_type: str, batch_id: str, batch_task: BatchTask, run_id: str | None)
     try:
         with ThreadPoolExecutor(spec.batch_threads, thread_name_prefix="batch-job") as pool:
             futures = [
-                pool.submit(copy_context().run, _run_one, spec, job, batch_task, run_id)
+                pool.submit(copy_context().run, _run_one, spec, job, task, batch_task, run_id)
                 for job in jobs.values()
             ]
             outcomes = Counter(future.result() for future in futures)
@@ -95,7 +105,13 @@ def _watch_cancels(batch_id: str, jobs: dict[str, _Job], done: threading.Event) 
                 jobs[job_id].cancel.set()
 
 
-def _run_one(spec: registry.JobType, job: _Job, batch_task: BatchTask, run_id: str | None) -> str:
+def _run_one(
+    spec: registry.JobType,
+    job: _Job,
+    task: Task[..., Any],
+    batch_task: BatchTask,
+    run_id: str | None,
+) -> str:
     row = job.row
     if not outbox.start(row.id, run_id):
         return QueueState.CANCELLED  # cancelled before it started: skipped
@@ -104,14 +120,6 @@ def _run_one(spec: registry.JobType, job: _Job, batch_task: BatchTask, run_id: s
     except Exception as exc:  # refused at submit already; a row edited since is refused here
         outbox.finish(row.id, QueueState.FAILED, 1, str(exc))
         return QueueState.FAILED
-
-    def retry_unless_cancelled_or_permanent(task: Any, task_run: Any, state: Any) -> bool:
-        if job.cancel.is_set() or not unless_permanent(task, task_run, state):
-            return False
-        job.retries += 1
-        return True
-
-    task = batch_task.task.with_options(retry_condition_fn=retry_unless_cancelled_or_permanent)
     try:
         state: State[Any] | None = run_task_sync(
             task,

@@ -92,7 +92,7 @@ class Settings(BaseSettings):
         "late-runs service; each mark is a state change, so a short value slows long backlogs).",
     )
     batch_size: int = Field(
-        200, ge=1, le=10_000, description="Most jobs the relay packs into one batch flow run."
+        500, ge=1, le=10_000, description="Most jobs the relay packs into one batch flow run."
     )
     batch_linger_ms: float = Field(
         20,
