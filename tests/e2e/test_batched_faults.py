@@ -8,7 +8,6 @@ settings (as in test_worker_loss), so a lost batch is found in seconds.
 from __future__ import annotations
 
 import random
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -25,50 +24,26 @@ from jobs.aio import run_sync
 from jobs.client import Client
 from jobs.db.models import EffectStatus, QueueState
 from jobs.ledger import status_of
-from jobs.settings import Settings
 from jobs.status import Job, JobState
+from tests.support.cluster import FAST as CLUSTER_FAST
+from tests.support.cluster import Cluster
 from tests.support.emails import unique_address, welcome
 from tests.support.polling import wait_until
 from tests.support.smtp import Recorder
 from tests.support.stack import Stack
 
-FAST = {
-    "worker_heartbeat_seconds": 1.0,
-    "zombie_after_seconds": 6.0,
-    "recovery_interval_seconds": 1.0,
-    "recovery_backoff_seconds": 1.0,
-    "recovery_max_reruns": 3,
-    "batch_size": 500,
-}
-
-
-class Processes:
-    """Workers, relays and the recovery service on the session's server, stopped afterwards."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.started: list[subprocess.Popen[bytes]] = [services.start_recovery(settings)]
-
-    def worker(self, name: str, limit: int) -> subprocess.Popen[bytes]:
-        worker = services.start_warm_worker(self.settings, limit=limit, name=name)
-        self.started.append(worker)
-        return worker
-
-    def relay(self) -> subprocess.Popen[bytes]:
-        relay = services.start_relay(self.settings)
-        self.started.append(relay)
-        return relay
+FAST = {**CLUSTER_FAST, "recovery_max_reruns": 3, "batch_size": 500}
 
 
 @pytest.fixture
-def processes(stack: Stack) -> Iterator[Processes]:
+def processes(stack: Stack) -> Iterator[Cluster]:
     stack.stop_worker()
     stack.stop_relay()
-    own = Processes(stack.settings.model_copy(update=FAST))
+    own = Cluster(stack.settings.model_copy(update=FAST))
     try:
         yield own
     finally:
-        services.stop(own.started)
+        services.stop(own.processes)
         stack.start_worker(limit=1)
         stack.start_relay()
 
@@ -93,7 +68,7 @@ def all_final(client: Client, handles: list[Job]) -> bool:
 
 
 def test_a_worker_killed_mid_batch_sends_no_email_twice_and_strands_nothing(
-    processes: Processes, client: Client, smtp: Recorder
+    processes: Cluster, client: Client, smtp: Recorder
 ) -> None:
     doomed = processes.worker("doomed", limit=2)
     processes.relay()
@@ -132,7 +107,7 @@ def test_a_worker_killed_mid_batch_sends_no_email_twice_and_strands_nothing(
 
 
 def test_a_relay_killed_again_and_again_loses_and_doubles_nothing(
-    processes: Processes, client: Client
+    processes: Cluster, client: Client
 ) -> None:
     processes.worker("steady", limit=4)
     rng = random.Random(7)

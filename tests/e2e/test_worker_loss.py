@@ -6,7 +6,6 @@ and detection settings, so each loss is found in seconds rather than the default
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
@@ -24,32 +23,12 @@ from jobs.history import GAVE_UP
 from jobs.ledger import status_of
 from jobs.settings import Settings
 from jobs.status import JobState
+from tests.support.cluster import FAST, Cluster
 from tests.support.emails import unique_address, welcome
 from tests.support.polling import wait_until
 from tests.support.runs import read, submit
 from tests.support.smtp import Recorder
 from tests.support.stack import Stack
-
-FAST = {
-    "worker_heartbeat_seconds": 1.0,
-    "zombie_after_seconds": 6.0,
-    "recovery_interval_seconds": 1.0,
-    "recovery_backoff_seconds": 1.0,
-    "recovery_max_reruns": 2,
-}
-
-
-class Cluster:
-    """Workers and the recovery service on the session's server, all stopped afterwards."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.processes: list[subprocess.Popen[bytes]] = [services.start_recovery(settings)]
-
-    def worker(self, name: str, limit: int) -> subprocess.Popen[bytes]:
-        worker = services.start_warm_worker(self.settings, limit=limit, name=name)
-        self.processes.append(worker)
-        return worker
 
 
 @pytest.fixture
