@@ -102,6 +102,7 @@ def add(db: Session, jobs: Sequence[NewJob]) -> list[Added]:
     """
     now = utcnow()  # a microsecond apart: jobs added together keep their order
     rows = [job.row(now + timedelta(microseconds=index)) for index, job in enumerate(jobs)]
+    _take_turns(db, rows)
     plain = [row for row in rows if row["idempotency_key"] is None and not row["debounce_key"]]
     keyed = [row for row in rows if row["idempotency_key"] is not None]
     found: dict[str, Added] = {}
@@ -134,6 +135,33 @@ def add(db: Session, jobs: Sequence[NewJob]) -> list[Added]:
     ]
 
 
+def _take_turns(db: Session, rows: list[dict[str, Any]]) -> None:
+    """Give each row its turn: one past the last turn of the queued jobs of its job type,
+    priority and fairness key (1 when none waits). The relay hands jobs over by turn within a
+    priority, so every key's first waiting job goes before any key's second: a burst of one
+    key cannot push another key's jobs back."""
+    last: dict[tuple[str, int, str | None], int] = {}
+    for row in rows:
+        key = (row["job_type"], row["priority"], row["fairness_key"])
+        if key not in last:
+            job_type, priority, fairness_key = key
+            last[key] = (
+                db.scalar(
+                    select(func.max(QueuedJob.turn)).where(
+                        QueuedJob.job_type == job_type,
+                        QueuedJob.priority == priority,
+                        QueuedJob.fairness_key.is_(None)
+                        if fairness_key is None
+                        else QueuedJob.fairness_key == fairness_key,
+                        QueuedJob.state == QueueState.QUEUED,
+                    )
+                )
+                or 0
+            )
+        last[key] += 1
+        row["turn"] = last[key]
+
+
 def add_now(jobs: Sequence[NewJob], url: str | None = None) -> list[Added]:
     """:func:`add` in a transaction of its own."""
     with session(url) as db, db.begin():
@@ -163,33 +191,19 @@ def get(job_id: str, url: str | None = None) -> QueuedJob | None:
 
 def due(db: Session, now: datetime, types: Iterable[str] | None, limit: int) -> list[QueuedJob]:
     """Queued jobs that are due, urgent first; within a priority, round-robin across fairness
-    keys (a key's first job, then every key's second, ...), oldest first within a key.
+    keys (every key's first waiting job, then every key's second, ...: their turns), oldest
+    first within a turn.
 
     ``types``: only jobs of these types (None: any).
     """
-    turn = (
-        func.row_number()
-        .over(
-            partition_by=(
-                QueuedJob.job_type,
-                QueuedJob.priority,
-                func.coalesce(QueuedJob.fairness_key, ""),
-            ),
-            order_by=QueuedJob.created_at,
-        )
-        .label("turn")
-    )
-    waiting = select(QueuedJob.id, QueuedJob.priority, QueuedJob.created_at, turn).where(
-        QueuedJob.state == QueueState.QUEUED, QueuedJob.run_at <= now
-    )
-    if types is not None:
-        waiting = waiting.where(QueuedJob.job_type.in_(list(types)))
-    ranked = waiting.subquery()
     chosen = (
-        select(ranked.c.id)
-        .order_by(ranked.c.priority, ranked.c.turn, ranked.c.created_at)
+        select(QueuedJob.id)
+        .where(QueuedJob.state == QueueState.QUEUED, QueuedJob.run_at <= now)
+        .order_by(QueuedJob.priority, QueuedJob.turn, QueuedJob.created_at)
         .limit(limit)
     )
+    if types is not None:
+        chosen = chosen.where(QueuedJob.job_type.in_(list(types)))
     ids = list(db.scalars(chosen))
     if not ids:
         return []

@@ -162,6 +162,7 @@ class QueuedJob(Base):
     __tablename__ = "queued_jobs"
     __table_args__ = (
         Index("ix_queued_jobs_due", "state", "priority", "run_at"),
+        Index("ix_queued_jobs_turns", "job_type", "priority", "fairness_key", "state", "turn"),
         Index("ix_queued_jobs_batch", "batch_id"),
         Index("ix_queued_jobs_type_state", "job_type", "state"),
         Index(
@@ -183,6 +184,7 @@ class QueuedJob(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
     debounce_key: Mapped[str | None] = mapped_column(String(255))
     fairness_key: Mapped[str | None] = mapped_column(String(255))
+    turn: Mapped[int] = mapped_column(default=1)  # its round among its fairness key's jobs
     state: Mapped[QueueState] = mapped_column(String(20))
     batch_id: Mapped[str | None] = mapped_column(String(36))
     run_id: Mapped[str | None] = mapped_column(String(36))

@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("idempotency_key", sa.String(length=255), nullable=True),
         sa.Column("debounce_key", sa.String(length=255), nullable=True),
         sa.Column("fairness_key", sa.String(length=255), nullable=True),
+        sa.Column("turn", sa.Integer(), nullable=False),
         sa.Column("state", sa.String(length=20), nullable=False),
         sa.Column("batch_id", sa.String(length=36), nullable=True),
         sa.Column("run_id", sa.String(length=36), nullable=True),
@@ -41,6 +42,11 @@ def upgrade() -> None:
         sa.UniqueConstraint("idempotency_key"),
     )
     op.create_index("ix_queued_jobs_due", "queued_jobs", ["state", "priority", "run_at"])
+    op.create_index(
+        "ix_queued_jobs_turns",
+        "queued_jobs",
+        ["job_type", "priority", "fairness_key", "state", "turn"],
+    )
     op.create_index("ix_queued_jobs_batch", "queued_jobs", ["batch_id"])
     op.create_index("ix_queued_jobs_type_state", "queued_jobs", ["job_type", "state"])
     op.create_index(
