@@ -100,7 +100,7 @@ class Relay:
             in_flight = outbox.batches_in_flight(db)
             free = {
                 name: self.settings.batch_max_in_flight - in_flight[name]
-                for name, spec in registry.JOB_TYPES.items()
+                for name in registry.JOB_TYPES
             }
             types = [name for name, room in free.items() if room > 0]
             if not types:
