@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -111,6 +112,7 @@ class Client(Submitter):
                 while not reading.job_state(run).is_final:
                     await asyncio.sleep(poll)
                     run = await self._read(client, run.id)
+                await _recorded(run)
                 status = await reading.status_of(
                     client, run, _job_type_of(run), self.settings.ui_url
                 )
@@ -227,6 +229,18 @@ class Client(Submitter):
     def trigger_recurring(self, name: str) -> Job:
         """Sync form of :meth:`trigger_recurring_async`."""
         return run_sync(self.trigger_recurring_async(name))
+
+
+RECORDED_AFTER = timedelta(seconds=1.5)
+"""How long after a run ends its task runs (and so its attempts) are surely in the database:
+the server records task runs in batches, flushed every second (``SERVER_TUNING``)."""
+
+
+async def _recorded(run: FlowRun) -> None:
+    """Wait until the run's task runs are recorded, if it ended only just now."""
+    if run.end_time is not None:
+        left = (run.end_time + RECORDED_AFTER - datetime.now(UTC)).total_seconds()
+        await asyncio.sleep(min(max(left, 0.0), RECORDED_AFTER.total_seconds()))
 
 
 def _job_id(job: Job | UUID | str) -> UUID:
