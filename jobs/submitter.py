@@ -107,19 +107,9 @@ class Submitter:
         Any other value, and invalid parameters, raise InvalidJobParams naming the option or
         field, what it takes and what it was given.
         """
-        if isinstance(job_type, str):
-            registry.job_type(job_type)  # an unknown job type is refused first
-        elif not isinstance(job_type, JobParams):
-            raise InvalidJobParams(
-                "job_type: expected a job type's name or a parameter model such as "
-                f"jobs.SendEmail, got {received(job_type)}"
-            )
-        elif params is not None:
-            raise InvalidJobParams(
-                f"params: expected none with a {type(job_type).__name__} model as job_type, "
-                f"got {received(params)}"
-            )
-        options = SubmitOptions.checked(
+        job_type_name, params_list, options = checked_one(
+            job_type,
+            params,
             priority=priority,
             delay=delay,
             run_at=run_at,
@@ -129,8 +119,6 @@ class Submitter:
             debounce=debounce,
             fairness_key=fairness_key,
         )
-        job_type_name = job_type if isinstance(job_type, str) else None
-        params_list = [params if params is not None else job_type]
         jobs = await self._submit(job_type_name, params_list, options, batch=False)
         return jobs[0]
 
@@ -348,6 +336,29 @@ class Submitter:
                 f"on {self.settings.api_url} (run `make up`, or `prefect deploy --all`)"
             ) from None
         return deployment.id
+
+
+def checked_one(
+    job_type: str | JobParams, params: Params | None, **options: Any
+) -> tuple[str | None, list[Any], SubmitOptions]:
+    """One job's type and options checked, as ``submit`` and ``jobs.enqueue`` take them: the
+    job type's name (None when a model names it), its parameters as a one-item list, and the
+    options; InvalidJobParams for anything refused, before anything is written."""
+    if isinstance(job_type, str):
+        registry.job_type(job_type)  # an unknown job type is refused first
+    elif not isinstance(job_type, JobParams):
+        raise InvalidJobParams(
+            "job_type: expected a job type's name or a parameter model such as "
+            f"jobs.SendEmail, got {received(job_type)}"
+        )
+    elif params is not None:
+        raise InvalidJobParams(
+            f"params: expected none with a {type(job_type).__name__} model as job_type, "
+            f"got {received(params)}"
+        )
+    checked = SubmitOptions.checked(**options)
+    name = job_type if isinstance(job_type, str) else None
+    return name, [params if params is not None else job_type], checked
 
 
 def lane_of(spec: registry.JobType, options: SubmitOptions) -> Lane:

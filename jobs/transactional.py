@@ -16,10 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from jobs import outbox, registry
-from jobs.options import SubmitOptions
 from jobs.settings import get_settings
 from jobs.status import Job, Lane
-from jobs.submitter import Params, Submitter, Tags, lane_of, outbox_jobs
+from jobs.submitter import Params, Submitter, Tags, checked_one, lane_of, outbox_jobs
 
 
 def enqueue(
@@ -44,7 +43,9 @@ def enqueue(
     """
     if not isinstance(session, Session):
         raise TypeError(f"session: expected a sqlalchemy.orm.Session, got {type(session)!r}")
-    options = SubmitOptions.checked(
+    name, params_list, options = checked_one(
+        job_type,
+        params,
         priority=priority,
         delay=delay,
         run_at=run_at,
@@ -54,12 +55,7 @@ def enqueue(
         debounce=debounce,
         fairness_key=fairness_key,
     )
-    name = job_type if isinstance(job_type, str) else None
-    if name is not None:
-        registry.job_type(name)
-    spec, models = Submitter(get_settings())._validated(
-        name, [params if params is not None else job_type], batch=False
-    )
+    spec, models = Submitter(get_settings())._validated(name, params_list, batch=False)
     [added] = outbox.add(session, outbox_jobs(spec, models, options, lane_of(spec, options)))
     return Job(id=UUID(added.id), job_type=added.job_type)
 
