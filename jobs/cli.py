@@ -1,5 +1,5 @@
-"""Command line: ``python -m jobs up | worker | recovery | smtp | webhooks | setup | migrate |
-deployments``."""
+"""Command line: ``python -m jobs up | cluster | worker | recovery | relay | smtp | webhooks |
+setup | migrate | deployments``."""
 
 from __future__ import annotations
 
@@ -8,14 +8,12 @@ import asyncio
 import logging
 import os
 import signal
-import socket
 import threading
 import time
 from collections.abc import Callable
 from contextlib import suppress
 from types import FrameType
 
-from prefect.client.orchestration import PrefectClient
 from prefect.context import refresh_global_settings_context
 
 from jobs import samples, services
@@ -24,13 +22,9 @@ from jobs.data.seed import seed
 from jobs.db.migrate import migrate
 from jobs.devhooks import DevReceiver
 from jobs.devsmtp import dev_server
-from jobs.settings import Settings, get_settings
+from jobs.prefect_api import prefect_client
+from jobs.settings import DEV_HOST, Settings, get_settings
 from jobs.supervisor import Supervisor
-
-
-def _port_in_use(host: str, port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex((host, port)) == 0
 
 
 def _interrupt(signum: int, _frame: FrameType | None) -> None:
@@ -50,7 +44,7 @@ def setup(settings: Settings) -> None:
     from deployments.pool import apply
 
     async def run() -> None:
-        async with PrefectClient(settings.api_url) as client:
+        async with prefect_client(settings.api_url, settings.server_auth) as client:
             await apply(client, settings)
 
     asyncio.run(run())
@@ -58,7 +52,7 @@ def setup(settings: Settings) -> None:
 
 def up(settings: Settings) -> None:
     """Start everything, deploy, submit the samples; Ctrl-C stops it all."""
-    if _port_in_use(settings.server_host, settings.server_port):
+    if services.port_in_use(settings.server_host, settings.server_port):
         raise SystemExit(
             f"{settings.server_host}:{settings.server_port} is already in use: is `make up` "
             "already running? Stop it, or set JOBS_SERVER_PORT."
@@ -67,7 +61,7 @@ def up(settings: Settings) -> None:
     started = time.monotonic()
     migrate()
     seed()
-    receiver = f"{settings.server_host}:{settings.dev_webhook_port}"
+    receiver = f"{DEV_HOST}:{settings.dev_webhook_port}"
     settings = settings.model_copy(  # outbound jobs may reach the development receiver only
         update={"http_allow_hosts": [*settings.http_allow_hosts, receiver]}
     )
@@ -109,15 +103,37 @@ def _bring_up(settings: Settings, supervisor: Supervisor, started: float) -> Non
     print(f"Logs: {settings.home.resolve() / 'logs'}.  Press Ctrl-C to stop.", flush=True)
 
 
+def cluster(settings: Settings) -> None:
+    """Run the production topology on this machine (:mod:`jobs.cluster`); Ctrl-C stops it."""
+    from jobs.cluster import Cluster
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    topology = Cluster(settings, lambda line: print(line, flush=True))
+    try:
+        topology.start()
+        env = topology.write_client_env()
+        print(f"Prefect UI and API: {topology.settings.ui_url} (basic auth: see {env})")
+        for host in topology.network.hosts:
+            print(f"Worker host {host.name}: {host.address} (network namespace {host.namespace})")
+        print(f"Settings for applications that submit jobs: `set -a; . {env}`")
+        print(f"Mail: {topology.settings.maildir}/new/  Requests: {topology.home}/webhooks/")
+        print(f"Logs: {topology.logs}.  Press Ctrl-C to stop.", flush=True)
+        _until_interrupted()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("Stopping the cluster ...", flush=True)
+        topology.stop()
+        print("Stopped.", flush=True)
+
+
 def smtp(settings: Settings) -> None:
     """Run the development SMTP server until stopped."""
-    controller = dev_server(
-        settings.maildir.resolve(), settings.server_host, settings.dev_smtp_port
-    )
+    controller = dev_server(settings.maildir.resolve(), DEV_HOST, settings.dev_smtp_port)
     controller.start()
     logging.getLogger("jobs.devsmtp").info(
         "development SMTP server on %s:%s, mail kept in %s",
-        settings.server_host,
+        DEV_HOST,
         settings.dev_smtp_port,
         settings.maildir.resolve(),
     )
@@ -165,11 +181,11 @@ def relay(settings: Settings) -> None:
 def webhooks(settings: Settings) -> None:
     """Run the development HTTP receiver until stopped."""
     folder = settings.home.resolve() / "webhooks"
-    server = DevReceiver(folder, settings.server_host, settings.dev_webhook_port)
+    server = DevReceiver(folder, DEV_HOST, settings.dev_webhook_port)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     logging.getLogger("jobs.devhooks").info(
         "development HTTP receiver on %s:%s, requests kept in %s",
-        settings.server_host,
+        DEV_HOST,
         settings.dev_webhook_port,
         folder,
     )
@@ -179,6 +195,7 @@ def webhooks(settings: Settings) -> None:
 
 COMMANDS: dict[str, Callable[..., None]] = {
     "up": up,
+    "cluster": cluster,
     "smtp": smtp,
     "webhooks": webhooks,
     "setup": setup,

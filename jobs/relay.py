@@ -37,6 +37,7 @@ from sqlalchemy import select
 from jobs import creation, outbox, registry
 from jobs.db.engine import session
 from jobs.db.models import QueuedJob, QueueState, utcnow
+from jobs.prefect_api import prefect_client
 from jobs.settings import Settings, get_settings
 from jobs.status import Lane
 
@@ -225,7 +226,7 @@ def _groups(rows: Sequence[QueuedJob], size: int) -> list[list[QueuedJob]]:
 async def serve(settings: Settings | None = None) -> None:
     """Run the relay until SIGTERM or SIGINT."""
     settings = settings or get_settings()
-    async with PrefectClient(settings.api_url) as client:
+    async with prefect_client(settings.api_url, settings.server_auth) as client:
         relay = Relay(client, settings)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

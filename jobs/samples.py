@@ -21,7 +21,7 @@ from jobs.maintenance.params import (
 )
 from jobs.outbound.params import ApiCall, DeliverWebhook
 from jobs.params import JobParams
-from jobs.settings import Settings
+from jobs.settings import DEV_HOST, Settings
 from jobs.status import Job
 
 SAMPLES: dict[str, JobParams] = {
@@ -65,7 +65,7 @@ def prepare(client: Client) -> None:
 
 def _outbound_samples(settings: Settings) -> dict[str, JobParams]:
     """A webhook and an API call to the development HTTP receiver that `make up` starts."""
-    base = f"http://{settings.server_host}:{settings.dev_webhook_port}"
+    base = f"http://{DEV_HOST}:{settings.dev_webhook_port}"
     url = f"{base}/hooks/sample"
     with session() as db, db.begin():
         endpoint = db.scalar(select(WebhookEndpoint).where(WebhookEndpoint.url == url))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import certifi
 import httpx
+from pydantic import SecretStr
 
 from jobs.settings import Settings
 
@@ -24,9 +26,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
     """``settings`` as JOBS_* variables, so child processes read the same settings."""
     env = {}
     for name, value in settings.model_dump(mode="json", exclude_none=True).items():
+        secret = getattr(settings, name)
+        if isinstance(secret, SecretStr):  # dumped as "**********"
+            value = secret.get_secret_value()
         env[f"JOBS_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
-    if settings.smtp_password is not None:
-        env["JOBS_SMTP_PASSWORD"] = settings.smtp_password.get_secret_value()
     env["JOBS_HOME"] = str(settings.home.resolve())
     return env
 
@@ -117,10 +120,13 @@ def prefect_env(settings: Settings) -> dict[str, str]:
         env["PREFECT_API_SSL_CERT_FILE"] = str(_one_ca_file(home))
     if settings.prefect_database_url:
         env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = settings.prefect_database_url
+    if settings.server_auth is not None:  # the server asks for it, its clients send it
+        auth = settings.server_auth.get_secret_value()
+        env["PREFECT_SERVER_API_AUTH_STRING"] = env["PREFECT_API_AUTH_STRING"] = auth
     return env
 
 
-def _spawn(
+def spawn(
     args: list[str], settings: Settings, log_name: str, **extra: str
 ) -> subprocess.Popen[bytes]:
     logs = settings.home.resolve() / "logs"
@@ -151,7 +157,13 @@ def start_server(settings: Settings, **env: str) -> subprocess.Popen[bytes]:
     args = [sys.executable, "-m", "jobs.prefect_server", "server", "start"]
     args += ["--host", settings.server_host]
     args += ["--port", str(settings.server_port)]
-    return _spawn(args, settings, "server", **env)
+    return spawn(args, settings, "server", **env)
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something listens on ``host:port``."""
+    with socket.socket() as sock:
+        return sock.connect_ex((host, port)) == 0
 
 
 def wait_for_server(
@@ -191,7 +203,7 @@ def start_worker(
     """A stock Prefect process worker on the work pool (``env``: extra environment)."""
     args = prefect_cli("worker", "start", "--pool", settings.work_pool, "--name", name)
     args += ["--limit", str(limit or settings.worker_limit)]
-    return _spawn(args, settings, name, **env)
+    return spawn(args, settings, name, **env)
 
 
 def start_warm_worker(
@@ -199,27 +211,27 @@ def start_warm_worker(
 ) -> subprocess.Popen[bytes]:
     """Our warm worker on the work pool (see jobs.worker)."""
     args = [sys.executable, "-m", "jobs", "worker", "--name", name]
-    return _spawn([*args, "--limit", str(limit or settings.worker_limit)], settings, name)
+    return spawn([*args, "--limit", str(limit or settings.worker_limit)], settings, name)
 
 
 def start_recovery(settings: Settings) -> subprocess.Popen[bytes]:
     """The recovery service: crashes runs whose worker is gone, re-runs crashed jobs."""
-    return _spawn([sys.executable, "-m", "jobs", "recovery"], settings, "recovery")
+    return spawn([sys.executable, "-m", "jobs", "recovery"], settings, "recovery")
 
 
 def start_relay(settings: Settings) -> subprocess.Popen[bytes]:
     """The relay: hands committed jobs from the outbox to Prefect, batched jobs in batches."""
-    return _spawn([sys.executable, "-m", "jobs", "relay"], settings, "relay")
+    return spawn([sys.executable, "-m", "jobs", "relay"], settings, "relay")
 
 
 def start_dev_receiver(settings: Settings) -> subprocess.Popen[bytes]:
     """The development HTTP receiver, keeping requests under JOBS_HOME/webhooks."""
-    return _spawn([sys.executable, "-m", "jobs", "webhooks"], settings, "webhooks")
+    return spawn([sys.executable, "-m", "jobs", "webhooks"], settings, "webhooks")
 
 
 def start_dev_smtp(settings: Settings) -> subprocess.Popen[bytes]:
     """The development SMTP server, keeping mail in the Maildir under JOBS_HOME."""
-    return _spawn([sys.executable, "-m", "jobs", "smtp"], settings, "smtp")
+    return spawn([sys.executable, "-m", "jobs", "smtp"], settings, "smtp")
 
 
 def stop(processes: list[subprocess.Popen[bytes]], grace: float = 20) -> None:

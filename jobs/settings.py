@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_HOST = "127.0.0.1"
+"""Where the development SMTP server and HTTP receiver listen: loopback only, always."""
 
 
 class SmtpTls(StrEnum):
@@ -34,6 +38,38 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(
         None, description="Application database (SQLAlchemy URL); default SQLite <home>/app.db."
+    )
+    server_auth: SecretStr | None = Field(
+        None,
+        description="user:password the Prefect API asks of every client (basic auth); required "
+        "when server_host is not a loopback address. `make cluster` makes one when unset.",
+    )
+    cluster_name: str = Field(
+        "jobs",
+        description="`make cluster`: prefix of its network namespaces and links (10 characters "
+        "at most); two clusters on one machine need two names, networks and sets of ports.",
+    )
+    cluster_network: str = Field(
+        "10.231.0.0/24",
+        description="`make cluster`'s virtual network: the server host takes its first address, "
+        "worker host i the (10 + i)th.",
+    )
+    cluster_api_processes: int = Field(
+        2, ge=1, le=16, description="`make cluster`: Prefect API processes (--workers N)."
+    )
+    cluster_worker_hosts: int = Field(
+        2,
+        ge=1,
+        le=50,
+        description="`make cluster`: worker hosts (network namespaces), a worker each.",
+    )
+    postgres_port: int = Field(55432, description="`make cluster`: PostgreSQL's port.")
+    postgres_password: SecretStr | None = Field(
+        None, description="`make cluster`: PostgreSQL's password; one is made when unset."
+    )
+    redis_port: int = Field(56379, description="`make cluster`: Redis's port.")
+    redis_password: SecretStr | None = Field(
+        None, description="`make cluster`: Redis's password; one is made when unset."
     )
     work_pool: str = Field("jobs", description="Name of the work pool the jobs run in.")
     worker_limit: int = Field(4, ge=1, description="How many jobs one worker runs at once.")
@@ -203,6 +239,15 @@ class Settings(BaseSettings):
     )
 
     @model_validator(mode="after")
+    def _exposed_api_needs_auth(self) -> Settings:
+        if self.server_auth is None and not _is_loopback(self.server_host):
+            raise ValueError(
+                "server_auth (JOBS_SERVER_AUTH, user:password) is required when the Prefect API "
+                f"binds a non-loopback address; server_host is {self.server_host!r}"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _zombie_after_spans_heartbeats(self) -> Settings:
         if self.zombie_after_seconds < 2 * self.worker_heartbeat_seconds:
             raise ValueError(
@@ -234,6 +279,15 @@ class Settings(BaseSettings):
     @property
     def storage_dir(self) -> Path:
         return self.storage_root or self.home / "storage"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @lru_cache(maxsize=1)

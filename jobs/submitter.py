@@ -25,6 +25,7 @@ from jobs.aio import run_sync
 from jobs.errors import InvalidJobParams, JobsError, SubmitFailed, received
 from jobs.options import SubmitOptions
 from jobs.params import JobParams
+from jobs.prefect_api import prefect_client
 from jobs.settings import Settings, get_settings
 from jobs.status import Job, Lane
 
@@ -62,7 +63,7 @@ class Submitter:
         self, doing: str, error: type[JobsError] = SubmitFailed
     ) -> AsyncIterator[PrefectClient]:
         try:
-            async with PrefectClient(self.settings.api_url) as client:
+            async with prefect_client(self.settings.api_url, self.settings.server_auth) as client:
                 yield client
         except (httpx.HTTPError, PrefectHTTPStatusError) as exc:
             raise error(f"could not {doing} at {self.settings.api_url}: {exc}") from exc

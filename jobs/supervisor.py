@@ -72,6 +72,11 @@ class Supervisor:
         with self._lock:
             return [child.process for child in self._children]
 
+    def process(self, name: str) -> subprocess.Popen[bytes]:
+        """The current process of the child named ``name``."""
+        with self._lock:
+            return next(child.process for child in self._children if child.name == name)
+
     def check(self) -> None:
         """One look at every child: report the dead, restart those whose wait is over."""
         now = time.monotonic()

@@ -62,6 +62,7 @@ from prefect.events.filters import (
 from prefect.states import Cancelled, Crashed, Failed, Scheduled
 
 from jobs import history
+from jobs.prefect_api import prefect_client
 from jobs.registry import job_type_named_by
 from jobs.settings import Settings
 from jobs.worker.heartbeats import HEARTBEAT
@@ -82,7 +83,7 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with PrefectClient(settings.api_url) as client:
+    async with prefect_client(settings.api_url, settings.server_auth) as client:
         await Recovery(client, settings).run(stop)
 
 

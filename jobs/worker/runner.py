@@ -36,6 +36,7 @@ from prefect.states import Cancelled, Crashed, Failed, Pending
 from prefect.utilities.engine import propose_state
 
 from jobs.exits import describe_exit
+from jobs.prefect_api import prefect_client
 from jobs.registry import BATCH_ENTRYPOINT, JOB_TYPES
 from jobs.worker import heartbeats, wakeup
 from jobs.worker.processes import RunProcess, warm_context, warm_up
@@ -46,7 +47,7 @@ BY_ENTRYPOINT = {job_type.entrypoint: job_type for job_type in JOB_TYPES.values(
 
 async def serve(api_url: str, pool: str, **options: Any) -> None:
     """Run a warm worker until SIGTERM/SIGINT (twice: at once)."""
-    async with PrefectClient(api_url) as client:
+    async with prefect_client(api_url) as client:
         worker = WarmWorker(client, pool, **options)
         worker.install_signal_handlers()
         await worker.run()
