@@ -1,13 +1,15 @@
 """The webhook job's work: sign one event and POST it to its endpoint.
 
-Deliveries are at least once: each attempt is signed afresh, and carries the same
-``X-Webhook-Id`` so receivers can drop repeats. A delivery that succeeded is marked done in
-the side-effect ledger, so running its job again does not send it again.
+Deliveries are at most once: the side-effect ledger holds each delivery id from before its
+request until its outcome, so neither a retry nor a re-run after a crash sends it twice (see
+:func:`deliver`). Each attempt is signed afresh and carries the same ``X-Webhook-Id``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import httpx
 
 from jobs import ledger, runlog
 from jobs.db.engine import session
@@ -16,6 +18,7 @@ from jobs.errors import PermanentJobError
 from jobs.outbound import guard, limits, signing
 from jobs.outbound.attempts import Caller
 from jobs.outbound.params import DeliverWebhook
+from jobs.outbound.retry import RetryableStatus
 from jobs.outbound.secrets import secret_value
 from jobs.outbound.send import perform
 from jobs.outbound.transport import Outgoing, Throttle
@@ -34,21 +37,59 @@ class Destination:
 
 
 def deliver(params: DeliverWebhook, job_id: str, throttle: Throttle = limits.throttle) -> str:
-    """Deliver the event once; returns what happened. Raises to retry or fail the job."""
+    """Deliver the event at most once; returns what happened. Raises to retry or fail the job.
+
+    The delivery id is claimed in the side-effect ledger just before the request leaves (after
+    the rate-limit wait). An attempt that got a definite answer short of success (an error
+    status, a refused connection, a refused address) releases it, so the job's retry sends
+    again; one that ended any other way once the request was on its way (its process killed, a
+    read timeout, the database lost after the answer) leaves it claimed: the receiver may have
+    it, so it is never sent again and the job fails saying so.
+    """
     delivery_id = params.delivery_id or job_id
     key = f"{KIND}:{delivery_id}"
-    if ledger.status_of([key]).get(key) is EffectStatus.DONE:
+    found = ledger.status_of([key]).get(key)
+    if found is EffectStatus.DONE:
         outcome = f"not sent again: delivery {delivery_id!r} is already done"
         runlog.logger(__name__).info("Webhook %s", outcome)
         return outcome
+    if found is EffectStatus.PENDING:
+        raise _in_doubt(delivery_id)
     target = destination(params)
     request = signed_request(params, target, delivery_id)
     done = f"Delivered webhook {params.event} (delivery {delivery_id!r})"
-    reply = perform(request, Caller(job_id, target.endpoint_id), throttle=throttle, done=done)
+    claimed = False
+
+    def wait_then_claim(host: str) -> None:
+        nonlocal claimed
+        throttle(host)
+        if not claimed:
+            if ledger.claim(key, KIND, job_id) is not ledger.Claim.GO:
+                raise _in_doubt(delivery_id)  # another attempt took it meanwhile
+            claimed = True
+
+    try:
+        reply = perform(request, Caller(job_id, target.endpoint_id), throttle=wait_then_claim,
+                        done=done)  # fmt: skip
+    except _NOT_DELIVERED as exc:
+        if claimed:
+            ledger.settle(key, EffectStatus.FAILED, str(exc)[:500])
+        raise
     outcome = f"delivered {delivery_id!r} ({params.event}): HTTP {reply.status}"
-    if ledger.claim(key, KIND, job_id) is ledger.Claim.GO:
-        ledger.settle(key, EffectStatus.DONE, outcome)
+    ledger.settle(key, EffectStatus.DONE, outcome)
     return outcome
+
+
+def _in_doubt(delivery_id: str) -> PermanentJobError:
+    return PermanentJobError(
+        f"an earlier attempt at delivery {delivery_id!r} stopped mid-request, so it may have "
+        "arrived; it is not sent again (at most once per delivery id)"
+    )
+
+
+# Failures that prove the request was not taken: an answer short of success, no connection,
+# a destination refused before sending.
+_NOT_DELIVERED = (RetryableStatus, PermanentJobError, httpx.ConnectError, httpx.ConnectTimeout)
 
 
 def signed_request(params: DeliverWebhook, target: Destination, delivery_id: str) -> Outgoing:
