@@ -8,10 +8,12 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help setup system-deps up test test-unit lint typecheck bench bench-postgres clean
+.PHONY: help setup system-deps cluster-deps up cluster faults test test-unit lint typecheck bench bench-cluster bench-postgres clean
 
 help:
 	@echo "make up     start server, worker, SMTP; deploy; submit samples (Ctrl-C stops)"
+	@echo "make cluster  the production topology: PostgreSQL, Redis, N API processes, worker hosts"
+	@echo "make faults   kill, restart and cut parts of the cluster; count lost/doubled/stuck jobs"
 	@echo "make test   run the whole test suite"
 	@echo "make lint   ruff + mypy + import layers;  make bench  benchmarks"
 
@@ -32,10 +34,28 @@ system-deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; \
 	  else echo "ffmpeg not found: video jobs fail until it is installed"; fi; }
 
+# PostgreSQL and Redis (Debian's packages) for the cluster, its tests and the fault suite; the
+# cluster's worker hosts are network namespaces (iproute2), so it runs as root.
+cluster-deps:
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v ip >/dev/null || missing="$$missing iproute2"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing:$$missing (the cluster and its tests need them)"; fi; fi
+
 up: setup system-deps
 	$(PY) -m jobs up
 
-test: setup system-deps
+cluster: setup system-deps cluster-deps
+	$(PY) -m jobs cluster
+
+faults: setup system-deps cluster-deps
+	$(PY) -m faults
+
+test: setup system-deps cluster-deps
 	$(PY) -m pytest
 
 test-unit: setup
@@ -51,6 +71,10 @@ lint: setup
 # SQLite server of its own; bench-postgres: the same on PostgreSQL.
 bench: setup
 	$(PY) -m bench
+
+# Throughput of the cluster against its API processes and worker hosts.
+bench-cluster: setup system-deps cluster-deps
+	$(PY) -m bench.cluster
 
 bench-postgres: setup
 	bash bench/postgres.sh $(PY) -m bench

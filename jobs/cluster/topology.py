@@ -254,16 +254,18 @@ class Cluster:
         return process.pid
 
     def api_processes(self) -> list[int]:
-        """The pids of the API's worker processes (children of ``prefect server start``)."""
+        """The pids of the API's worker processes: the children ``prefect server start
+        --workers N`` spawned (uvicorn starts a new one when one dies)."""
         parent = str(self.process("Prefect API").pid)
         found = []
-        for stat in Path("/proc").glob("[0-9]*/stat"):
+        for proc in Path("/proc").glob("[0-9]*"):
             try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
+                fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+                spawned = b"spawn_main" in (proc / "cmdline").read_bytes()
             except OSError:
                 continue
-            if fields[1] == parent:
-                found.append(int(stat.parent.name))
+            if fields[1] == parent and spawned:
+                found.append(int(proc.name))
         return sorted(found)
 
     # -- stopping ---------------------------------------------------------------------------

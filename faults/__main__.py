@@ -1,0 +1,3 @@
+from faults.suite import main
+
+main()
