@@ -228,7 +228,7 @@ def run(cluster: Cluster, fault: Fault, count: int | None = None) -> dict[str, A
         "submitted": len(burst),
         "completed": len(completed),
         "failed": len(failed),
-        "in_doubt": sum(1 for s in failed.values() if "unknown" in (s.failure_reason or "")),
+        "in_doubt": sum(1 for s in failed.values() if "stopped mid-" in (s.failure_reason or "")),
         "lost": len(lost),
         "duplicates": sum(1 for n in arrived.values() if n > 1),
         "stuck": len(result.ids) - len(final) - len([k for k in result.ids if k not in statuses]),

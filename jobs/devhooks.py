@@ -7,6 +7,7 @@ so the webhook and API-call samples have somewhere to go; a person can read what
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Mapping
@@ -42,7 +43,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class DevReceiver(ThreadingHTTPServer):
-    """Writes each request to ``<folder>/<time>-<n>.json``."""
+    """Writes each request to ``<folder>/<time>-<pid>-<n>.json`` (receivers on several hosts
+    may share one folder)."""
 
     def __init__(self, folder: Path, host: str, port: int) -> None:
         super().__init__((host, port), _Handler)
@@ -54,5 +56,5 @@ class DevReceiver(ThreadingHTTPServer):
     def keep(self, record: Mapping[str, object]) -> None:
         with self._lock:
             self._count += 1
-            name = f"{time.strftime('%Y%m%dT%H%M%S')}-{self._count}.json"
+            name = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{self._count}.json"
         (self.folder / name).write_text(json.dumps(record, indent=2))

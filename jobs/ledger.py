@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from jobs.db.engine import session
+from jobs.db.engine import session, through_outages
 from jobs.db.models import EffectStatus, SideEffect, utcnow
 
 
@@ -25,6 +25,7 @@ class Claim(StrEnum):
     UNKNOWN = "unknown"  # an earlier (or concurrent) attempt is mid-effect or died there
 
 
+@through_outages
 def claim(key: str, kind: str, job_id: str | None = None) -> Claim:
     """Take ``key`` for one attempt at the effect, unless it happened or may have happened."""
     try:
@@ -51,6 +52,7 @@ def _claim(db: Session, key: str, kind: str, job_id: str | None) -> Claim:
     return Claim.DONE if row.status == EffectStatus.DONE else Claim.UNKNOWN
 
 
+@through_outages
 def settle(key: str, status: EffectStatus, detail: str | None = None) -> None:
     """Record how the claimed effect ended."""
     with session() as db, db.begin():
@@ -61,6 +63,7 @@ def settle(key: str, status: EffectStatus, detail: str | None = None) -> None:
         )
 
 
+@through_outages
 def status_of(keys: list[str]) -> dict[str, EffectStatus]:
     """The recorded status of each key that has a row."""
     with session() as db:

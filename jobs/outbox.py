@@ -23,7 +23,7 @@ from sqlalchemy import Insert, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from jobs.db.engine import session
+from jobs.db.engine import session, through_outages
 from jobs.db.models import NOT_STARTED, UNFINISHED, QueuedJob, QueueState, utcnow
 
 FINAL = (QueueState.COMPLETED, QueueState.FAILED, QueueState.CANCELLED)
@@ -283,6 +283,7 @@ def dispatched(db: Session, batch_id: str, run_id: str) -> None:
 # -- a batch running ---------------------------------------------------------------------------
 
 
+@through_outages
 def batch_jobs(batch_id: str) -> list[QueuedJob]:
     """A batch's unfinished jobs, in the order they were packed (urgent, then oldest first)."""
     with session() as db:
@@ -294,6 +295,7 @@ def batch_jobs(batch_id: str) -> list[QueuedJob]:
         return list(rows)
 
 
+@through_outages
 def start(job_id: str, run_id: str | None) -> bool:
     """Mark a job running, unless it was cancelled (or finished) first; whether to run it."""
     with session() as db, db.begin():
@@ -308,6 +310,7 @@ def start(job_id: str, run_id: str | None) -> bool:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+@through_outages
 def finish(job_id: str, state: QueueState, attempts: int, reason: str | None = None) -> None:
     """Record how a job ended."""
     with session() as db, db.begin():
@@ -335,6 +338,7 @@ def abandon(run_id: str, state: QueueState, reason: str, url: str | None = None)
         return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+@through_outages
 def cancels(batch_id: str) -> set[str]:
     """The batch's jobs whose cancellation was asked for while they ran."""
     with session() as db:

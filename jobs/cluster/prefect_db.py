@@ -14,11 +14,6 @@ import asyncio
 from prefect.server.database import provide_database_interface
 from prefect.server.models.block_registration import run_block_auto_registration
 
-OFF_AT_START = {
-    "PREFECT_SERVER_DATABASE_MIGRATE_ON_START": "false",
-    "PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
-}
-
 
 async def prepare() -> None:
     """Migrate the database to this Prefect's schema and register its block types."""

@@ -37,13 +37,17 @@ from types import TracebackType
 from pydantic import SecretStr
 
 from jobs import services
-from jobs.cluster import prefect_db
 from jobs.cluster.network import Network, WorkerHost
 from jobs.cluster.postgres import Postgres
 from jobs.settings import DEV_HOST, Settings
 from jobs.supervisor import Supervisor
 
 SECRETS = ("server_auth", "postgres_password", "redis_password")
+# done once beforehand by jobs.cluster.prefect_db, not by each API process as it starts
+OFF_AT_START = {
+    "PREFECT_SERVER_DATABASE_MIGRATE_ON_START": "false",
+    "PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
+}
 
 
 def _secrets(path: Path, settings: Settings) -> dict[str, str]:
@@ -137,7 +141,7 @@ class Cluster:
             "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect_redis.lease_storage",
             "PREFECT_REDIS_MESSAGING_URL": self.redis_url(0),
             "PREFECT_SERVER_DOCKET_URL": self.redis_url(1),
-            **prefect_db.OFF_AT_START,
+            **OFF_AT_START,
         }
 
     def _start_redis(self) -> subprocess.Popen[bytes]:
@@ -187,6 +191,17 @@ class Cluster:
                 "API answers): stop it, or set JOBS_CLUSTER_NAME, _NETWORK and the ports"
             )
         self.network.create()
+        taken = [
+            f"{host}:{port}"
+            for host, port in [
+                (self.settings.server_host, self.settings.server_port),
+                ("127.0.0.1", self.settings.postgres_port),
+                ("127.0.0.1", self.settings.redis_port),
+            ]
+            if services.port_in_use(host, port)
+        ]
+        if taken:
+            raise SystemExit(f"already in use: {', '.join(taken)} (set other JOBS_*_PORT values)")
         self.postgres.init()
         log = self.logs / "postgres.log"
         self.logs.mkdir(parents=True, exist_ok=True)
