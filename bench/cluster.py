@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--api", default="1,2,4", help="API process counts (default 1,2,4)")
     parser.add_argument("--hosts", default="1,2,4", help="worker host counts (default 1,2,4)")
     parser.add_argument("--flow", type=int, default=120, help="flow-run lane jobs per burst")
-    parser.add_argument("--batch", type=int, default=3000, help="batched lane jobs per burst")
+    parser.add_argument("--batch", type=int, default=2000, help="batched lane jobs per burst")
     args = parser.parse_args(argv)
     base = get_settings()
     home = base.home.resolve() / "bench-cluster"
