@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 from prefect.context import refresh_global_settings_context
 
 import jobs
@@ -86,16 +85,8 @@ def _wait_restarted(cluster: Cluster, name: str, old_pid: int, timeout: float = 
         time.sleep(0.2)
 
 
-def _wait_api(cluster: Cluster, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{cluster.settings.api_url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise TimeoutError("the API did not answer again")
+def _wait_api(cluster: Cluster) -> None:
+    services.wait_for_server(cluster.settings, cluster.process("Prefect API"))
 
 
 def _restart(cluster: Cluster, name: str, signum: int, grace: float = 30) -> str:
