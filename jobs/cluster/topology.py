@@ -182,6 +182,8 @@ class Cluster:
 
     def _start(self) -> None:
         started = time.monotonic()
+        if os.geteuid() != 0:
+            raise SystemExit("the cluster's worker hosts are network namespaces: run it as root")
         # (before the bridge exists its address is not local: no answer means nothing)
         if self.network.exists() and services.port_in_use(
             self.settings.server_host, self.settings.server_port
