@@ -50,10 +50,20 @@ def server_cpu(cluster: Cluster) -> float:
     )
 
 
+def completed(client: jobs.Client) -> int:
+    """Completed pings; read again when an overloaded API answers 5xx."""
+    for _ in range(30):
+        try:
+            return client.stats("ping").completed
+        except jobs.JobsError:
+            time.sleep(2)
+    return client.stats("ping").completed
+
+
 def burst(cluster: Cluster, lane: str, count: int, timeout: float = 900) -> dict[str, float]:
     """Submit ``count`` no-op pings to ``lane`` at once; time them to the last completion."""
     client = jobs.Client(cluster.settings)
-    before = client.stats("ping").completed
+    before = completed(client)
     cpu = server_cpu(cluster)
     started = time.monotonic()
     for start in range(0, count, 500):
@@ -61,7 +71,7 @@ def burst(cluster: Cluster, lane: str, count: int, timeout: float = 900) -> dict
         client.submit_many("ping", [{"note": f"bench {n}"} for n in range(size)], lane=lane)
     submitted = time.monotonic() - started
     deadline = started + timeout
-    while client.stats("ping").completed < before + count:
+    while completed(client) < before + count:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{lane}: {count} jobs not completed in {timeout} s")
         time.sleep(0.5)
@@ -81,8 +91,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.cluster", description=__doc__)
     parser.add_argument("--api", default="1,2,4", help="API process counts (default 1,2,4)")
     parser.add_argument("--hosts", default="1,2,4", help="worker host counts (default 1,2,4)")
-    parser.add_argument("--flow", type=int, default=120, help="flow-run lane jobs per burst")
-    parser.add_argument("--batch", type=int, default=2000, help="batched lane jobs per burst")
+    parser.add_argument("--flow", type=int, default=80, help="flow-run lane jobs per burst")
+    parser.add_argument("--batch", type=int, default=1500, help="batched lane jobs per burst")
     args = parser.parse_args(argv)
     base = get_settings()
     home = base.home.resolve() / "bench-cluster"

@@ -162,6 +162,7 @@ class Cluster:
         args = services.prefect_cli("server", "start", "--host", self.settings.server_host)
         args += ["--port", str(self.settings.server_port)]
         args += ["--workers", str(self.settings.cluster_api_processes)]
+        args += ["--no-services"]  # (implied by --workers 2+) they run in their own process
         return self._spawn(args, "api", **self.server_env())
 
     def _start_services(self) -> subprocess.Popen[bytes]:
