@@ -28,6 +28,10 @@ class ServerUnavailable(JobsError):
     """The Prefect server could not be reached, or could not answer the request."""
 
 
+class KeyNotFound(JobsError):
+    """No API key has that name."""
+
+
 class PermanentJobError(JobsError):
     """The job failed for a reason that retrying cannot fix."""
 
