@@ -155,6 +155,18 @@ class Settings(BaseSettings):
     )
     smtp_timeout_seconds: float = Field(15.0, description="SMTP connect and command timeout.")
     mail_from: str = Field("Jobs <jobs@localhost>", description="Default sender address.")
+    api_host: str = Field(
+        "127.0.0.1", description="Address the HTTP API binds to (`make up`: loopback)."
+    )
+    api_port: int = Field(8400, description="Port of the HTTP API.")
+    api_max_body_bytes: int = Field(
+        2_000_000, gt=0, description="Largest request body the HTTP API reads; larger is 413."
+    )
+    api_rate_limit: str = Field(
+        "50/second",
+        description="Requests each API key may make, as `<count>/<second|minute|hour>`; "
+        "more are answered 429 with Retry-After.",
+    )
     dev_webhook_port: int = Field(
         8026, description="Port of the development HTTP receiver `make up` starts."
     )
