@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import functools
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -14,10 +15,10 @@ from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Cancelled, Cancelling, Scheduled
 
-from jobs import history, reading, recurring, registry
+from jobs import deadletter, history, reading, recurring, registry
 from jobs.aio import run_sync
 from jobs.errors import JobNotFound, JobsError, ServerUnavailable
-from jobs.status import Job, JobStatus, Lane, QueueStats, RecurringJob
+from jobs.status import Job, JobState, JobStatus, Lane, QueueStats, RecurringJob, Replay
 from jobs.submitter import Submitter
 
 if TYPE_CHECKING:
@@ -191,6 +192,61 @@ class Client(Submitter):
     def stats(self, job_type: str) -> QueueStats:
         """Sync form of :meth:`stats_async`."""
         return run_sync(self.stats_async(job_type))
+
+    # -- dead letters ------------------------------------------------------------------------
+
+    async def dead_letters_async(
+        self,
+        job_type: str | None = None,
+        reason: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 500,
+    ) -> list[JobStatus]:
+        """Failed jobs (Failed and Crashed runs, failed batched jobs), newest first: of
+        ``job_type`` (None: any), whose failure reason contains ``reason`` (any case), that
+        ended at or after ``since`` and before ``until`` (timezone-aware); at most ``limit``
+        (1 to 10,000). Bad arguments raise InvalidJobParams naming the argument."""
+        selection = deadletter.Selection.checked(job_type, reason, since, until, limit)
+        async with self._reading("list failed jobs") as client:
+            return await deadletter.dead_letters(
+                client,
+                selection,
+                functools.partial(self._outbox, "list failed jobs"),
+                self.settings.ui_url,
+            )
+
+    def dead_letters(
+        self,
+        job_type: str | None = None,
+        reason: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 500,
+    ) -> list[JobStatus]:
+        """Sync form of :meth:`dead_letters_async`."""
+        return run_sync(self.dead_letters_async(job_type, reason, since, until, limit))
+
+    async def replay_async(self, jobs: Iterable[Job | UUID | str]) -> Replay:
+        """Retry each of ``jobs`` that is failed (same id, same idempotency key, attempts go
+        up: never a second job); the others are skipped, each with the reason (``"completed,
+        not failed"``, ``"no job with id ..."``). InvalidJobParams, and nothing replayed, if an
+        item is not a job or a job id."""
+        ids = deadletter.job_ids(jobs)
+        return await deadletter.replay(ids, self._state_async, self.retry_async)
+
+    def replay(self, jobs: Iterable[Job | UUID | str]) -> Replay:
+        """Sync form of :meth:`replay_async`."""
+        return run_sync(self.replay_async(jobs))
+
+    async def _state_async(self, job: Job | UUID | str) -> JobState:
+        """The job's state alone (its row, or its run)."""
+        row = await self._row(job)
+        if row is not None and self._in_outbox(row):
+            return reading.row_state(row)
+        async with self._reading("read a job") as client:
+            run = await self._read(client, row.run_id if row and row.run_id else job)
+        return reading.job_state(run)
 
     # -- recurring jobs ---------------------------------------------------------------------
 

@@ -418,3 +418,40 @@ def batch_rows(batch_id: str) -> list[QueuedJob]:
             .order_by(QueuedJob.priority, QueuedJob.created_at)
         )
         return list(rows)
+
+
+# -- dead letters and metrics ------------------------------------------------------------------
+
+_FOLLOWED_HERE = (QueuedJob.lane == "batch") | QueuedJob.run_id.is_(None)
+"""Rows that are their job's record: batched jobs, and flow-lane jobs not handed over yet (a
+flow-lane row with a run is only its key's holder; the run is the record)."""
+_LANES = QueuedJob.lane.in_(["batch", "flow"])  # every lane: lets ix_queued_jobs_finished serve
+
+
+def failed(
+    job_type: str | None,
+    reason: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    url: str | None = None,
+) -> list[QueuedJob]:
+    """Failed jobs the outbox follows, newest end first: of ``job_type`` (None: any), whose
+    failure reason contains ``reason`` (any case), ended in ``[since, until)``; at most
+    ``limit`` (read through ix_queued_jobs_finished: failed rows in the window only)."""
+    query = (
+        select(QueuedJob)
+        .where(QueuedJob.state == QueueState.FAILED, _LANES, _FOLLOWED_HERE)
+        .order_by(QueuedJob.finished_at.desc())
+        .limit(limit)
+    )
+    if job_type is not None:
+        query = query.where(QueuedJob.job_type == job_type)
+    if reason is not None:
+        query = query.where(QueuedJob.failure_reason.icontains(reason, autoescape=True))
+    if since is not None:
+        query = query.where(QueuedJob.finished_at >= since.astimezone(UTC))
+    if until is not None:
+        query = query.where(QueuedJob.finished_at < until.astimezone(UTC))
+    with session(url) as db:
+        return list(db.scalars(query))

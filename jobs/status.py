@@ -102,3 +102,10 @@ class RecurringJob(BaseModel):
     timezone: str | None
     next_run_at: datetime | None  # the earliest scheduled run (overdue if in the past)
     active: bool  # some schedule is active and the deployment is not paused
+
+
+class Replay(BaseModel):
+    """What a dead-letter replay did: the jobs run again, and why the others were not."""
+
+    replayed: list[UUID]  # retried: same id, same idempotency key, attempts go up
+    skipped: dict[str, str]  # job id -> why not, e.g. "completed, not failed"

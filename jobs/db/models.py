@@ -165,6 +165,9 @@ class QueuedJob(Base):
         Index("ix_queued_jobs_turns", "job_type", "priority", "fairness_key", "state", "turn"),
         Index("ix_queued_jobs_batch", "batch_id"),
         Index("ix_queued_jobs_type_state", "job_type", "state"),
+        # dead letters and metrics: failed jobs in a time window, jobs finished since a moment,
+        # unfinished jobs of the batched lane (not the flow-lane rows kept as key holders)
+        Index("ix_queued_jobs_finished", "state", "lane", "finished_at"),
         Index(
             "uq_queued_jobs_debounce",
             "debounce_key",
