@@ -455,3 +455,73 @@ def failed(
         query = query.where(QueuedJob.finished_at < until.astimezone(UTC))
     with session(url) as db:
         return list(db.scalars(query))
+
+
+@dataclass(frozen=True)
+class Depth:
+    """How many unfinished jobs the outbox follows in one group, and the earliest due time."""
+
+    job_type: str
+    priority: int
+    lane: str
+    state: QueueState
+    later: bool  # queued and not due yet (delayed)
+    count: int
+    earliest: datetime  # the smallest run_at of the group
+
+
+_UNFINISHED_HERE = QueuedJob.state.in_(
+    [QueueState.QUEUED, QueueState.ASSIGNED, QueueState.RUNNING]
+) | ((QueuedJob.state == QueueState.DISPATCHED) & (QueuedJob.lane == "batch"))
+"""Unfinished jobs whose row is their record (a dispatched flow-lane row's job is its run)."""
+
+
+def depths(now: datetime, url: str | None = None) -> list[Depth]:
+    """The unfinished jobs the outbox follows, counted by job type, priority, lane, state and
+    whether they are due: one grouped query over the unfinished rows (ix_queued_jobs_finished
+    ranges: the flow-lane rows kept as key holders are not read)."""
+    later = (QueuedJob.state == QueueState.QUEUED) & (QueuedJob.run_at > now)
+    query = (
+        select(QueuedJob.job_type, QueuedJob.priority, QueuedJob.lane, QueuedJob.state,
+               later, func.count(), func.min(QueuedJob.run_at))
+        .where(_UNFINISHED_HERE, _LANES, _FOLLOWED_HERE)
+        .group_by(QueuedJob.job_type, QueuedJob.priority, QueuedJob.lane, QueuedJob.state,
+                  later)
+    )  # fmt: skip
+    with session(url) as db:
+        return [
+            Depth(job_type, priority, lane, QueueState(state), bool(due_later), count,
+                  aware(earliest))
+            for job_type, priority, lane, state, due_later, count, earliest in db.execute(query)
+        ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Ended:
+    """A job the outbox follows that finished: what its metrics need."""
+
+    id: str
+    job_type: str
+    lane: str
+    state: QueueState
+    due: datetime  # when it was due: its run_at, or its creation if later
+    started_at: datetime | None
+    finished_at: datetime
+
+
+def finished_since(moment: datetime, url: str | None = None) -> list[Ended]:
+    """Jobs the outbox follows that finished at or after ``moment`` (ix_queued_jobs_finished
+    ranges: only those rows are read)."""
+    query = select(
+        QueuedJob.id, QueuedJob.job_type, QueuedJob.lane, QueuedJob.state, QueuedJob.created_at,
+        QueuedJob.run_at, QueuedJob.started_at, QueuedJob.finished_at,
+    ).where(QueuedJob.state.in_(FINAL), _LANES, _FOLLOWED_HERE,
+            QueuedJob.finished_at >= moment.astimezone(UTC))  # fmt: skip
+    with session(url) as db:
+        return [
+            Ended(job_id, job_type, lane, QueueState(state),
+                  max(aware(created), aware(run_at)),
+                  aware(started) if started else None, aware(finished or moment))
+            for job_id, job_type, lane, state, created, run_at, started, finished
+            in db.execute(query)
+        ]  # fmt: skip

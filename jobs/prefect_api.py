@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prefect.client.orchestration import PrefectClient
+from typing import Any
+
+from prefect.client.orchestration import PrefectClient, SyncPrefectClient
 from prefect.settings import PREFECT_API_AUTH_STRING
 from pydantic import SecretStr
 
@@ -13,5 +15,17 @@ def prefect_client(api_url: str, auth: SecretStr | None = None) -> PrefectClient
 
     ``PrefectClient(url)`` alone sends none: only Prefect's ``get_client()`` reads the setting.
     """
+    return PrefectClient(api_url, auth_string=_auth_string(auth))
+
+
+def sync_prefect_client(
+    api_url: str, auth: SecretStr | None = None, httpx_settings: dict[str, Any] | None = None
+) -> SyncPrefectClient:
+    """:func:`prefect_client`'s sync twin (for sync callers such as metrics collection);
+    ``httpx_settings`` go to its ``httpx.Client`` (e.g. event hooks)."""
+    return SyncPrefectClient(api_url, auth_string=_auth_string(auth), httpx_settings=httpx_settings)
+
+
+def _auth_string(auth: SecretStr | None) -> str | None:
     secret = auth.get_secret_value() if auth is not None else PREFECT_API_AUTH_STRING.value()
-    return PrefectClient(api_url, auth_string=secret or None)
+    return secret or None
