@@ -30,12 +30,12 @@ def api_call(receiver: Receiver, path: str, n: int) -> dict[str, object]:
     return {"url": receiver.url(path), "method": "POST", "json_body": {"n": n}}
 
 
-def crash(client: Client, job: Job) -> None:
+def crash(client: Client, job: Job, reason: str) -> None:
     """Put a job that has not started into Crashed, as a lost worker's run would be."""
 
     async def go() -> None:
         async with prefect_client(client.settings.api_url) as prefect:
-            await prefect.set_flow_run_state(job.id, Crashed(message="worker lost"), force=True)
+            await prefect.set_flow_run_state(job.id, Crashed(message=reason), force=True)
 
     asyncio.run(go())
 
@@ -60,7 +60,7 @@ def test_an_incident_is_selected_dry_run_and_replayed_once(
     note = f"dead-letter-{uuid4().hex[:8]}"
     pinged = client.submit("ping", {"note": note, "fail": True}, lane="flow")
     lost = client.submit("ping", {"note": note}, lane="flow", delay=3600)
-    crash(client, lost)
+    crash(client, lost, f"worker lost ({note})")
 
     statuses = finished(client, [*incident, keyed, ok, pinged])
     assert [s.state for s in statuses] == [JobState.FAILED] * 3 + [
@@ -80,7 +80,8 @@ def test_an_incident_is_selected_dry_run_and_replayed_once(
     ends = [s.finished_at for s in everything]
     assert all(e is not None for e in ends) and ends == sorted(ends, reverse=True)  # type: ignore[type-var]
     [crashed] = [s for s in everything if s.id == lost.id]
-    assert crashed.prefect_state == "Crashed" and crashed.failure_reason == "worker lost"
+    assert crashed.prefect_state == "Crashed"
+    assert crashed.failure_reason == f"worker lost ({note})"
     pings = client.dead_letters(job_type="ping", reason=note.upper(), since=since)
     assert [s.id for s in pings] == [pinged.id, lost.id]  # crashed at once, failed later
     newest = ends[0]
@@ -120,7 +121,7 @@ def test_replaying_a_flow_lane_job_keeps_its_id_and_key(client: Client, receiver
     failed = client.wait(job, timeout=300)
     assert failed.state is JobState.FAILED and failed.attempts == 1
     lost = client.submit("ping", {"note": "lost"}, lane="flow", delay=3600)
-    crash(client, lost)
+    crash(client, lost, "worker lost")
 
     [selected] = client.dead_letters(job_type="api_call", reason="HTTP 410", since=since)
     assert selected.id == job.id and selected.idempotency_key == key

@@ -3,6 +3,8 @@ a Prefect server that cannot be reached (its source reported down, the rest stil
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -116,3 +118,18 @@ def test_jobs_finished_since_the_last_collection_are_counted_once(settings: Sett
         assert samples[("jobs_pickup_latency_seconds_bucket", (*pickup, ("le", "1.0")))] == 1
         assert samples[("jobs_pickup_latency_seconds_bucket", (*pickup, ("le", "60.0")))] == 2
         assert samples[("jobs_run_duration_seconds_sum", pickup)] == pytest.approx(3, abs=0.01)
+
+
+def test_the_grafana_dashboard_asks_only_for_exposed_metrics(settings: Settings) -> None:
+    dashboard = Path(__file__).resolve().parents[2] / "deploy" / "grafana-dashboard.json"
+    exprs = [target["expr"] for panel in json.loads(dashboard.read_text())["panels"]
+             for target in panel["targets"]]  # fmt: skip
+    scrape(settings)
+    now = datetime.now(UTC)
+    add(settings, "ping", 5, state=QueueState.COMPLETED, started_at=now, finished_at=now)
+    add(settings, "ping", 5)
+
+    exposed = {name for name, _ in scrape(settings)}
+
+    asked = {name for expr in exprs for name in re.findall(r"\bjobs_[a-z_]+", expr)}
+    assert len(asked) >= 10 and asked <= exposed, asked - exposed
