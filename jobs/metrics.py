@@ -213,7 +213,8 @@ class QueueCollector(Collector):
                 continue
             key = (row.job_type, row.lane)
             self._finished[row.job_type, row.lane, _ROW_OUTCOMES[row.state]] += 1
-            if row.started_at is not None:
+            if row.started_at is not None and row.started_at >= row.due:  # else a start
+                # before a retry, of a job cancelled before it started again
                 self._observe(key, row.started_at - row.due, row.finished_at - row.started_at)
         self._advance("outbox", now)
         return True

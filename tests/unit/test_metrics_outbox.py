@@ -104,6 +104,9 @@ def test_jobs_finished_since_the_last_collection_are_counted_once(settings: Sett
     add(settings, "ping", 5, state=QueueState.FAILED, created_at=late, run_at=late,
         started_at=now - timedelta(seconds=1), finished_at=now)  # fmt: skip
     add(settings, "ping", 5, state=QueueState.CANCELLED, finished_at=now)  # never started
+    # retried, then cancelled before it started again: its start is the earlier attempt's
+    add(settings, "ping", 5, state=QueueState.CANCELLED, created_at=late, run_at=due,
+        started_at=late, finished_at=now)  # fmt: skip
     add(settings, "ping", 5, state=QueueState.COMPLETED, finished_at=now - timedelta(hours=1))
 
     second = scrape(settings)
@@ -111,7 +114,7 @@ def test_jobs_finished_since_the_last_collection_are_counted_once(settings: Sett
 
     for samples in (second, third):
         assert samples[ok] == 1 and samples[failed] == 1
-        assert samples[("jobs_cancelled_total", label(job_type="ping", lane="batch"))] == 1
+        assert samples[("jobs_cancelled_total", label(job_type="ping", lane="batch"))] == 2
         pickup = label(job_type="ping", lane="batch")
         assert samples[("jobs_pickup_latency_seconds_count", pickup)] == 2  # started ones
         assert samples[("jobs_pickup_latency_seconds_sum", pickup)] == pytest.approx(41, abs=0.01)
@@ -126,7 +129,9 @@ def test_the_grafana_dashboard_asks_only_for_exposed_metrics(settings: Settings)
              for target in panel["targets"]]  # fmt: skip
     scrape(settings)
     now = datetime.now(UTC)
-    add(settings, "ping", 5, state=QueueState.COMPLETED, started_at=now, finished_at=now)
+    due = now - timedelta(seconds=2)
+    add(settings, "ping", 5, state=QueueState.COMPLETED, created_at=due, run_at=due,
+        started_at=now - timedelta(seconds=1), finished_at=now)  # fmt: skip
     add(settings, "ping", 5)
 
     exposed = {name for name, _ in scrape(settings)}
