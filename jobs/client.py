@@ -227,15 +227,16 @@ class Client(Submitter):
         """Sync form of :meth:`dead_letters_async`."""
         return run_sync(self.dead_letters_async(job_type, reason, since, until, limit))
 
-    async def replay_async(self, jobs: Iterable[Job | UUID | str]) -> Replay:
+    async def replay_async(self, jobs: Iterable[Job | JobStatus | UUID | str]) -> Replay:
         """Retry each of ``jobs`` that is failed (same id, same idempotency key, attempts go
         up: never a second job); the others are skipped, each with the reason (``"completed,
-        not failed"``, ``"no job with id ..."``). InvalidJobParams, and nothing replayed, if an
-        item is not a job or a job id."""
+        not failed"``, ``"no job with id ..."``). ``jobs`` may be what :meth:`dead_letters`
+        returned. InvalidJobParams, and nothing replayed, if an item is not a job or a job
+        id."""
         ids = deadletter.job_ids(jobs)
         return await deadletter.replay(ids, self._state_async, self.retry_async)
 
-    def replay(self, jobs: Iterable[Job | UUID | str]) -> Replay:
+    def replay(self, jobs: Iterable[Job | JobStatus | UUID | str]) -> Replay:
         """Sync form of :meth:`replay_async`."""
         return run_sync(self.replay_async(jobs))
 

@@ -231,12 +231,12 @@ def job_ids(jobs: object) -> list[UUID]:
     is not a job (nothing is replayed then)."""
     if isinstance(jobs, str | bytes) or not isinstance(jobs, Iterable):
         raise InvalidJobParams(
-            "jobs: expected an iterable of jobs (jobs.Job, UUID or UUID string), "
+            "jobs: expected an iterable of jobs (jobs.Job, jobs.JobStatus, UUID or UUID string), "
             f"got {received(jobs)}"
         )
     ids: dict[UUID, None] = {}
     for index, job in enumerate(jobs):
-        if isinstance(job, Job):
+        if isinstance(job, Job | JobStatus):
             ids[job.id] = None
         elif isinstance(job, UUID):
             ids[job] = None
@@ -245,7 +245,8 @@ def job_ids(jobs: object) -> list[UUID]:
                 ids[UUID(job)] = None
             except (TypeError, ValueError, AttributeError):
                 raise InvalidJobParams(
-                    f"jobs.{index}: expected a job (jobs.Job), a UUID or a UUID string, "
+                    f"jobs.{index}: expected a job (jobs.Job or jobs.JobStatus), a UUID or a UUID "
+                    "string, "
                     f"got {received(job)}"
                 ) from None
     return list(ids)

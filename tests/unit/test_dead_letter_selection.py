@@ -74,17 +74,19 @@ def test_replay_takes_jobs_ids_and_id_strings_once_each() -> None:
     assert ids == [first, second]
 
 
+ITERABLE = "jobs: expected an iterable of jobs (jobs.Job, jobs.JobStatus, UUID or UUID string)"
+ITEM = "expected a job (jobs.Job or jobs.JobStatus), a UUID or a UUID string"
+
+
 @pytest.mark.parametrize(
     ("jobs", "message"),
     [
-        ("not-a-list", "jobs: expected an iterable of jobs (jobs.Job, UUID or UUID string), "
-                       "got str 'not-a-list'"),
-        (7, "jobs: expected an iterable of jobs (jobs.Job, UUID or UUID string), got int 7"),
-        ([uuid4(), "nope"], "jobs.1: expected a job (jobs.Job), a UUID or a UUID string, "
-                            "got str 'nope'"),
-        ([None], "jobs.0: expected a job (jobs.Job), a UUID or a UUID string, got NoneType"),
+        ("not-a-list", f"{ITERABLE}, got str 'not-a-list'"),
+        (7, f"{ITERABLE}, got int 7"),
+        ([uuid4(), "nope"], f"jobs.1: {ITEM}, got str 'nope'"),
+        ([None], f"jobs.0: {ITEM}, got NoneType"),
     ],
-)  # fmt: skip
+)
 def test_replay_refuses_what_is_not_a_job(jobs: Any, message: str) -> None:
     with pytest.raises(InvalidJobParams) as refused:
         job_ids(jobs)
@@ -151,7 +153,7 @@ def test_replaying_batched_jobs_retries_each_failed_one_once(app_db_url: str, ma
     failed = _job(app_db_url, "ping", QueueState.FAILED, marker, ended)
     done = _job(app_db_url, "ping", QueueState.COMPLETED, None, ended)
 
-    replay = client.replay([failed, UUID(done), failed])
+    replay = client.replay([client.status(failed), UUID(done), failed])
 
     assert replay.replayed == [UUID(failed)]
     assert replay.skipped == {done: "completed, not failed"}
