@@ -19,7 +19,10 @@ each end is counted once), so history is never read again; they count from the f
 collection of the process. A collection is reused for :data:`CACHE_SECONDS`, so a storm of
 scrapes costs one. ``jobs_metrics_server_requests`` and ``jobs_metrics_collect_seconds`` say
 what the last collection cost; ``python -m bench.metrics`` measures it against the server's
-CPU (the README's "Metrics" section has the figures).
+CPU (the README's "Metrics" section has the figures). One run, SQLite server on 2 shared cores:
+2 requests, 9 ms of server CPU and 60 ms of wall time with nothing waiting; 7 requests, 462 ms
+and 1.7 s with 1,000 flow-lane and 10,000 batched jobs waiting (about 0.45 ms of server CPU
+per waiting flow-lane job; batched ones cost the server nothing).
 """
 
 from __future__ import annotations
