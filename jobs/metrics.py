@@ -253,7 +253,8 @@ class QueueCollector(Collector):
             job_type = catalogue.job_type_named_by(run.tags)
             key = (job_type, Lane.FLOW.value)
             self._finished[job_type, Lane.FLOW.value, _ENDED[run.state.type]] += 1
-            if run.start_time is not None:
+            if run.start_time is not None and run.run_count > 0:  # it ran (a run cancelled
+                # or crashed before it ever ran may have a start time too)
                 due = run.expected_start_time or run.created or run.start_time
                 self._observe(key, run.start_time - due, run.total_run_time)
         self._advance("prefect", now)

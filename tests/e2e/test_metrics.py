@@ -4,15 +4,18 @@ the pickup-latency and run-duration histograms move by exactly those jobs."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from prefect.states import Crashed
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from jobs import metrics
 from jobs.client import Client
+from jobs.prefect_api import prefect_client
 from jobs.settings import Settings
 from jobs.status import Job, JobState
 from tests.support.polling import wait_until
@@ -40,6 +43,12 @@ def depth(job_type: str, priority: int, lane: str, state: str) -> Any:
     return key(
         "jobs_queue_depth", job_type=job_type, priority=str(priority), lane=lane, state=state
     )
+
+
+def ours(name: Any) -> bool:
+    """Whether a sample is of the job types this test submits (the server's scheduler adds
+    runs of the recurring ones meanwhile)."""
+    return dict(name[1]).get("job_type") in ("ping", "api_call")
 
 
 def moved(before: Samples, after: Samples) -> dict[Any, float]:
@@ -87,7 +96,9 @@ def test_a_scrape_shows_waiting_jobs_and_then_what_ran(
     def shows_them() -> bool:
         waiting.clear()
         now = scrape(client.settings)
-        waiting.update({k: v for k, v in moved(before, now).items() if k[0] == "jobs_queue_depth"})
+        waiting.update(
+            {k: v for k, v in moved(before, now).items() if k[0] == "jobs_queue_depth" and ours(k)}
+        )
         waiting["age"] = now.get(key("jobs_oldest_waiting_age_seconds", job_type="ping"), 0.0)
         return {k: v for k, v in waiting.items() if k != "age"} == expected
 
@@ -134,5 +145,36 @@ def test_a_scrape_shows_waiting_jobs_and_then_what_ran(
     )
     last = scrape(client.settings)
     assert last[key("jobs_metrics_server_requests")] == 2  # unfinished runs, runs ended since
+
+    # the delayed ones end otherwise: one cancelled in each lane, and a flow-lane one crashed
+    crashing = client.submit("ping", {"note": "crashing"}, delay=3600, lane="flow")
+    crash(client, crashing)
     for job in later:
         client.cancel(job)
+    ended = {
+        key("jobs_cancelled_total", job_type="ping", lane="batch"): 1.0,
+        key("jobs_cancelled_total", job_type="ping", lane="flow"): 1.0,
+        key("jobs_crashed_total", job_type="ping", lane="flow"): 1.0,
+        depth("ping", 5, "batch", "delayed"): -1.0,
+        depth("ping", 5, "flow", "delayed"): -1.0,
+    }
+
+    def counted_ends() -> bool:
+        changes.clear()
+        changes.update(moved(last, scrape(client.settings)))
+        return all(changes.get(name) == count for name, count in ended.items())
+
+    wait_until(counted_ends, 30, lambda: f"samples moved by {changes}, expected {ended}")
+    histograms = {n: c for n, c in changes.items() if n[0].startswith(("jobs_pickup", "jobs_run"))}
+    assert histograms == {}  # none of them started
+    assert not any(name[0] in ("jobs_completed_total", "jobs_failed_total") for name in changes)
+
+
+def crash(client: Client, job: Job) -> None:
+    """Put a job that has not started into Crashed, as a lost worker's run would be."""
+
+    async def go() -> None:
+        async with prefect_client(client.settings.api_url) as prefect:
+            await prefect.set_flow_run_state(job.id, Crashed(message="worker lost"), force=True)
+
+    asyncio.run(go())
