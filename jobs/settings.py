@@ -7,8 +7,10 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from jobs.errors import received
 
 DEV_HOST = "127.0.0.1"
 """Where the development SMTP server and HTTP receiver listen: loopback only, always."""
@@ -249,6 +251,23 @@ class Settings(BaseSettings):
     alert_stuck_grace_minutes: float = Field(
         15, gt=0, description="Alert when a job runs this long past its time limit."
     )
+
+    @field_validator("api_rate_limit")
+    @classmethod
+    def _one_rate_limit(cls, value: str) -> str:
+        from limits import parse_many  # on first use: `import jobs` stays light
+
+        expected = (
+            "api_rate_limit: expected one limit `<count>/<second|minute|hour|day>` with a count "
+            "of at least 1, such as 50/second or 1000/hour"
+        )
+        try:
+            parsed = parse_many(value)
+        except ValueError:
+            parsed = []
+        if len(parsed) != 1 or parsed[0].amount < 1:
+            raise ValueError(f"{expected}, got {received(value)}")
+        return value
 
     @model_validator(mode="after")
     def _exposed_api_needs_auth(self) -> Settings:
