@@ -67,8 +67,9 @@ lint: setup
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-# Queue benchmark, then the batched lane's (python -m bench.batched), each on an embedded
-# SQLite server of its own; bench-postgres: the same on PostgreSQL.
+# Queue benchmark, the batched lane's (python -m bench.batched), the HTTP API against the
+# Python client (python -m bench.http), each on an embedded SQLite server of its own;
+# bench-postgres: the same on PostgreSQL.
 bench: setup
 	$(PY) -m bench
 

@@ -4,17 +4,19 @@ process through ``jobs.http.serve`` (stopped with SIGTERM, as an operator would)
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
+import uuid
 from pathlib import Path
 from types import TracebackType
 
 import httpx
 import uvicorn
 
-from jobs import services
+from jobs import apikeys, services
 from jobs.http import create_app
 from jobs.settings import Settings
 from tests.support.polling import wait_until
@@ -110,3 +112,55 @@ class ApiProcess:
     ) -> None:
         if self.process is not None and self.process.poll() is None:
             self.stop()
+
+
+def key(scopes: str, url: str | None = None) -> dict[str, str]:
+    """The Authorization header of a new key with ``scopes`` (comma-separated)."""
+    _, made = apikeys.create(f"test-{scopes}-{uuid.uuid4().hex[:8]}", scopes, url)
+    return {"Authorization": f"Bearer {made}"}
+
+
+def routes(settings: Settings) -> list[tuple[str, str, str]]:
+    """Every operation of the OpenAPI schema (and the unknown-type ones) with a concrete path
+    and the scope it needs: submits need submit, reads read, the rest admin."""
+    schema = create_app(settings).openapi()
+    found = [
+        ("post", "/jobs/no-such-type", "submit"),
+        ("post", "/jobs/no-such-type/bulk", "submit"),
+    ]
+    for path, operations in schema["paths"].items():
+        for method in operations:
+            concrete = path.format(job_id=uuid.uuid4(), job_type="ping", name="retention")
+            if path == "/health":
+                continue
+            submits = method == "post" and re.fullmatch(r"/jobs/[a-z_]+(/bulk)?", path)
+            scope = "submit" if submits else "read" if method == "get" else "admin"
+            found.append((method, concrete, scope))
+    return found
+
+
+OTHER_SCOPES = {"submit": "read", "read": "submit", "admin": "submit,read"}
+
+
+def assert_keys_and_scopes_checked(base_url: str, settings: Settings) -> None:
+    """Every operation answers 401 without a key or with a wrong one, 403 with a key that
+    lacks its scope; ``/health`` needs none."""
+    url = settings.app_database_url
+    wrong = {scope: key(others, url) for scope, others in OTHER_SCOPES.items()}
+    operations = routes(settings)
+    assert len(operations) > 40  # two submit operations per job type, and the rest
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        for method, path, scope in operations:
+            bare = http.request(method, path, json={})
+            assert bare.status_code == 401, (method, path, bare.text)
+            assert bare.headers["WWW-Authenticate"] == "Bearer"
+            assert "Authorization: Bearer <key>" in bare.json()["detail"]
+
+            bad = http.request(method, path, json={}, headers={"Authorization": "Bearer jobs_x"})
+            assert bad.status_code == 401, (method, path, bad.text)
+            assert bad.json()["detail"] == "the API key is not valid (unknown or revoked)"
+
+            out = http.request(method, path, json={}, headers=wrong[scope])
+            assert out.status_code == 403, (method, path, out.text)
+            assert f"it needs the {scope} scope" in out.json()["detail"]
+        assert http.get("/health").json() == {"status": "ok"}

@@ -4,7 +4,6 @@ needed: every refusal here happens before one is asked (batched jobs taken go to
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -17,9 +16,8 @@ from sqlalchemy import func, select
 from jobs import apikeys
 from jobs.db.engine import session
 from jobs.db.models import QueuedJob
-from jobs.http import create_app
 from jobs.settings import Settings
-from tests.support.api import ThreadedApi
+from tests.support.api import ThreadedApi, assert_keys_and_scopes_checked, key
 from tests.support.ports import free_port
 
 WELCOME = {"to": ["ada@example.com"], "subject": "Welcome", "text": "Hi Ada"}
@@ -37,58 +35,13 @@ def api(settings: Settings) -> Iterator[ThreadedApi]:
         yield served
 
 
-def key(scopes: str, url: str) -> dict[str, str]:
-    _, made = apikeys.create(f"test-{scopes}-{uuid.uuid4().hex[:8]}", scopes, url)
-    return {"Authorization": f"Bearer {made}"}
-
-
 def queued(url: str) -> int:
     with session(url) as db:
         return int(db.scalar(select(func.count()).select_from(QueuedJob)) or 0)
 
 
-def routes(settings: Settings) -> list[tuple[str, str, str]]:
-    """Every operation of the OpenAPI schema (and the unknown-type ones) with a concrete path
-    and the scope it needs: submits need submit, reads read, the rest admin."""
-    schema = create_app(settings).openapi()
-    found = [
-        ("post", "/jobs/no-such-type", "submit"),
-        ("post", "/jobs/no-such-type/bulk", "submit"),
-    ]
-    for path, operations in schema["paths"].items():
-        for method in operations:
-            concrete = path.format(job_id=uuid.uuid4(), job_type="ping", name="retention")
-            if path == "/health":
-                continue
-            submits = method == "post" and re.fullmatch(r"/jobs/[a-z_]+(/bulk)?", path)
-            scope = "submit" if submits else "read" if method == "get" else "admin"
-            found.append((method, concrete, scope))
-    return found
-
-
-OTHER_SCOPES = {"submit": "read", "read": "submit", "admin": "submit,read"}
-
-
 def test_every_operation_asks_for_a_key_of_its_scope(api: ThreadedApi, settings: Settings) -> None:
-    url = settings.app_database_url
-    wrong = {scope: key(others, url) for scope, others in OTHER_SCOPES.items()}
-    operations = routes(settings)
-    assert len(operations) > 40  # two submit operations per job type, and the rest
-    with httpx.Client(base_url=api.url, timeout=30) as http:
-        for method, path, scope in operations:
-            bare = http.request(method, path, json={})
-            assert bare.status_code == 401, (method, path, bare.text)
-            assert bare.headers["WWW-Authenticate"] == "Bearer"
-            assert "Authorization: Bearer <key>" in bare.json()["detail"]
-
-            bad = http.request(method, path, json={}, headers={"Authorization": "Bearer jobs_x"})
-            assert bad.status_code == 401, (method, path, bad.text)
-            assert bad.json()["detail"] == "the API key is not valid (unknown or revoked)"
-
-            out = http.request(method, path, json={}, headers=wrong[scope])
-            assert out.status_code == 403, (method, path, out.text)
-            assert f"it needs the {scope} scope" in out.json()["detail"]
-        assert http.get("/health").json() == {"status": "ok"}
+    assert_keys_and_scopes_checked(api.url, settings)
 
 
 def test_a_revoked_key_is_refused_at_once(api: ThreadedApi, settings: Settings) -> None:
