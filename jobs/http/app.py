@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from typing import Annotated, Any
+from uuid import UUID
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import AwareDatetime, BaseModel
 
-from jobs import registry
+from jobs import deadletter, registry
 from jobs.apikeys import Scope
 from jobs.client import Client
 from jobs.errors import (
@@ -23,11 +25,19 @@ from jobs.errors import (
     SubmitFailed,
 )
 from jobs.http import bodies
-from jobs.http.bodies import AllStats, Problem, Submitted, SubmittedMany
+from jobs.http.bodies import (
+    AllStats,
+    Problem,
+    ReplayAnswer,
+    ReplayRequest,
+    Submitted,
+    SubmittedMany,
+)
 from jobs.http.guard import BodyLimit, Keys, require
 from jobs.http.refusals import validation_message
+from jobs.metrics import registry as queue_metrics
 from jobs.settings import Settings, get_settings
-from jobs.status import Job, JobStatus, QueueStats, RecurringJob
+from jobs.status import Job, JobState, JobStatus, QueueStats, RecurringJob
 
 MAX_WAIT_SECONDS = 60.0
 """Longest long poll: a longer wait is answered after this with the job's status then."""
@@ -178,6 +188,44 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Run a recurring job now, once, besides its schedule."""
         return _submitted(await client.trigger_recurring_async(name))
 
+    # -- dead letters ------------------------------------------------------------------------
+
+    @app.get("/dead-letters", tags=["dead letters"], responses=_JOB, dependencies=[read])
+    async def dead_letters(
+        job_type: Annotated[str | None, Query(alias="type", description="A job type")] = None,
+        reason: Annotated[str | None, Query(description="Text of the failure reason")] = None,
+        since: Annotated[AwareDatetime | None, Query(description="Ended at or after")] = None,
+        until: Annotated[AwareDatetime | None, Query(description="Ended before")] = None,
+        limit: Annotated[int, Query(ge=1, le=deadletter.MAX_LIMIT)] = 500,
+    ) -> list[JobStatus]:
+        """Failed and crashed jobs of both lanes, newest first, by job type, failure reason
+        (any case) and end time (ISO 8601 with offset, e.g. `2031-05-17T09:30:00Z`)."""
+        if job_type is not None:
+            _known(job_type)
+        return await client.dead_letters_async(job_type, reason, since, until, limit)
+
+    @app.post("/dead-letters/replay", tags=["dead letters"], responses=_JOB, dependencies=[admin])
+    async def replay(selection: ReplayRequest) -> ReplayAnswer:
+        """Replay failed jobs: the selection of `GET /dead-letters` or explicit `ids`. A dry
+        run (the default) answers what would be replayed; else each job is retried (same id and
+        idempotency key, attempts go up) and reported by id; jobs not failed are skipped."""
+        return await _replay(client, selection)
+
+    # -- metrics -------------------------------------------------------------------------------
+
+    @app.get(
+        "/metrics",
+        tags=["metrics"],
+        responses={**_AUTH, 200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+        response_class=Response,
+        dependencies=[read],
+    )
+    async def metrics() -> Response:
+        """Queue metrics in Prometheus' text format: depth by job type, priority, lane and
+        state, the oldest waiting job's age, outcomes, pickup latency and run duration."""
+        scraped = await asyncio.to_thread(generate_latest, queue_metrics(settings))
+        return Response(scraped, media_type=CONTENT_TYPE_LATEST)
+
     _documented(app)
     return app
 
@@ -270,6 +318,48 @@ async def _status(client: Client, job_id: str, wait: float) -> JobStatus:
         except TimeoutError:
             pass
     return await client.status_async(job_id)
+
+
+async def _replay(client: Client, selection: ReplayRequest) -> ReplayAnswer:
+    filters = {
+        name: value
+        for name in ("type", "reason", "since", "until")
+        if (value := getattr(selection, name)) is not None
+    }
+    if selection.ids is None:
+        if selection.type is not None:
+            _known(selection.type)
+        chosen = await client.dead_letters_async(
+            selection.type, selection.reason, selection.since, selection.until, selection.limit
+        )
+        if selection.dry_run:
+            return ReplayAnswer(dry_run=True, selected=chosen, replayed=[], skipped={})
+        done = await client.replay_async([status.id for status in chosen])
+        return ReplayAnswer(
+            dry_run=False, selected=chosen, replayed=done.replayed, skipped=done.skipped
+        )
+    if filters:
+        raise InvalidJobParams(
+            "ids: expected the jobs' ids or the filters (type, reason, since, until), not both, "
+            f"got ids and {', '.join(filters)}"
+        )
+    if not selection.dry_run:
+        done = await client.replay_async(selection.ids)
+        return ReplayAnswer(
+            dry_run=False, selected=[], replayed=done.replayed, skipped=done.skipped
+        )
+    seen: dict[UUID, JobStatus] = {}
+
+    async def state_of(job_id: UUID) -> JobState:
+        seen[job_id] = await client.status_async(job_id)
+        return seen[job_id].state
+
+    async def not_yet(job_id: UUID) -> None:
+        """A dry run retries nothing."""
+
+    would = await deadletter.replay(selection.ids, state_of, not_yet)
+    chosen = [seen[job_id] for job_id in would.replayed]
+    return ReplayAnswer(dry_run=True, selected=chosen, replayed=[], skipped=would.skipped)
 
 
 async def _all_stats(client: Client) -> AllStats:

@@ -17,6 +17,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 from jobs import registry
+from jobs.deadletter import MAX_LIMIT
 from jobs.errors import InvalidJobParams, received
 from jobs.options import MAX_DELAY, MAX_KEY_LENGTH, MAX_TAG_LENGTH, MAX_TAGS, RESERVED_TAG_PREFIX
 from jobs.status import JobStatus, Lane, QueueStats
@@ -196,7 +197,7 @@ class ReplayRequest(BaseModel):
     reason: str | None = Field(None, description="... whose failure reason contains this text ...")
     since: AwareDatetime | None = Field(None, description="... that ended at or after this ...")
     until: AwareDatetime | None = Field(None, description="... and before this.")
-    limit: int = Field(500, ge=1, le=500, description="At most this many of them.")
+    limit: int = Field(500, ge=1, le=MAX_LIMIT, description="At most this many of them.")
     dry_run: bool = Field(True, description="Only list what would be replayed (the default).")
 
 
@@ -204,6 +205,9 @@ class ReplayAnswer(BaseModel):
     """The selection, and what a replay did with each job of it."""
 
     dry_run: bool
-    selected: list[JobStatus] = Field(description="The failed jobs chosen, newest first.")
+    selected: list[JobStatus] = Field(
+        description="The failed jobs chosen by the filters, newest first; with `ids`, in a dry "
+        "run, those that would be replayed."
+    )
     replayed: list[UUID] = Field(description="Run again (same id and key; attempts go up).")
     skipped: dict[str, str] = Field(description="Job id -> why it was not replayed.")

@@ -9,12 +9,15 @@ import os
 import re
 import shutil
 import subprocess
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from jobs.client import Client
 from jobs.registry import JOB_TYPES
@@ -279,3 +282,74 @@ def test_serve_stops_cleanly_on_sigterm_and_enforces_its_rate_limit(stack: Stack
         assert 1 <= int(codes[-1].headers["Retry-After"]) <= 60
         assert api.stop() == 0
     assert "Application shutdown complete" in api.tail()
+
+
+def test_dead_letters_are_selected_shown_by_a_dry_run_and_replayed_once(
+    http: httpx.Client, admin: dict[str, str], client: Client
+) -> None:
+    since = datetime.now(UTC).isoformat()
+    note = f"incident-{uuid.uuid4().hex[:8]}"
+    failing = {"params": [{"note": note, "fail": True}] * 2}
+    batched = http.post("/jobs/ping/bulk", json=failing, headers=admin).json()["jobs"]
+    single = http.post(
+        "/jobs/ping", json={"params": {"note": note, "fail": True}, "lane": "flow"}, headers=admin
+    ).json()
+    fine = http.post("/jobs/ping", json={"params": {"note": note}}, headers=admin).json()
+    failed = sorted([job["id"] for job in batched] + [single["id"]])
+    before = {job_id: wait_final(http, job_id, admin) for job_id in failed}
+    assert {status["state"] for status in before.values()} == {"failed"}
+    assert wait_final(http, fine["id"], admin)["state"] == "completed"
+
+    listed = http.get(
+        "/dead-letters",
+        params={"type": "ping", "reason": note.upper(), "since": since},
+        headers=key("read"),
+    )
+    assert listed.status_code == 200, listed.text
+    assert sorted(status["id"] for status in listed.json()) == failed
+    assert all(note in status["failure_reason"] for status in listed.json())
+
+    selection = {"type": "ping", "reason": note, "since": since}
+    dry = http.post("/dead-letters/replay", json=selection, headers=admin).json()
+    assert dry["dry_run"] is True and dry["replayed"] == []
+    assert sorted(status["id"] for status in dry["selected"]) == failed
+    assert all(client.status(job_id).attempts == before[job_id]["attempts"] for job_id in failed)
+
+    done = http.post("/dead-letters/replay", json={**selection, "dry_run": False}, headers=admin)
+    assert done.status_code == 200, done.text
+    assert sorted(done.json()["replayed"]) == failed and done.json()["skipped"] == {}
+    for job_id in failed:
+        again = wait_final(http, job_id, admin)
+        assert again["state"] == "failed"
+        assert again["attempts"] == before[job_id]["attempts"] + 1  # the same job, once more
+
+    nobody = str(uuid.uuid4())
+    by_id = http.post(
+        "/dead-letters/replay", json={"ids": [failed[0], fine["id"], nobody]}, headers=admin
+    ).json()
+    assert [status["id"] for status in by_id["selected"]] == [failed[0]]
+    assert by_id["skipped"] == {
+        fine["id"]: "completed, not failed",
+        nobody: f"no job with id {nobody}",
+    }
+
+
+def test_metrics_are_scraped_with_a_read_key(http: httpx.Client, admin: dict[str, str]) -> None:
+    later = http.post(
+        "/jobs/ping", json={"params": {}, "delay": 3600, "priority": 7, "lane": "flow"},
+        headers=admin,
+    ).json()  # fmt: skip
+    try:
+        scraped = http.get("/metrics", headers=key("read"))
+        assert scraped.status_code == 200
+        assert scraped.headers["content-type"].startswith("text/plain; version=")
+        depth = {
+            tuple(sorted(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(scraped.text)
+            for sample in family.samples
+            if sample.name == "jobs_queue_depth"
+        }
+        labels = {"job_type": "ping", "priority": "7", "lane": "flow", "state": "delayed"}
+        assert depth[tuple(sorted(labels.items()))] >= 1
+    finally:
+        http.post(f"/jobs/{later['id']}/cancel", headers=admin)

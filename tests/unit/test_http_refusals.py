@@ -225,6 +225,35 @@ def test_query_refusals_name_the_field_like_the_client(
     not_an_id = httpx.get(f"{api.url}/jobs/12", headers=headers)
     assert not_an_id.status_code == 404
     assert not_an_id.json()["detail"] == "a job id is a UUID; got '12'"
+    naive = httpx.get(
+        f"{api.url}/dead-letters", params={"since": "2031-05-17T09:30"}, headers=headers
+    )
+    assert naive.status_code == 422
+    assert naive.json()["detail"] == (
+        "since: expected an ISO 8601 time with its offset (Z or +hh:mm), got str '2031-05-17T09:30'"
+    )
+    many = httpx.get(f"{api.url}/dead-letters", params={"limit": "0", "type": "x"}, headers=headers)
+    assert many.json()["detail"] == "limit: expected a number at least 1, got str '0'"
+    unknown_type = httpx.get(f"{api.url}/dead-letters", params={"type": "x"}, headers=headers)
+    assert unknown_type.status_code == 404
+    assert unknown_type.json()["detail"].startswith("no job type 'x'; the job types are")
+
+
+def test_a_replay_takes_ids_or_filters_not_both(api: ThreadedApi, settings: Settings) -> None:
+    headers = key("admin", settings.app_database_url)
+    replay = f"{api.url}/dead-letters/replay"
+    both = httpx.post(replay, json={"ids": [str(uuid.uuid4())], "reason": "x"}, headers=headers)
+    assert both.status_code == 422
+    assert both.json()["detail"] == (
+        "ids: expected the jobs' ids or the filters (type, reason, since, until), not both, got "
+        "ids and reason"
+    )
+    odd = httpx.post(replay, json={"ids": ["12"], "dry_run": "maybe", "when": 1}, headers=headers)
+    assert odd.status_code == 422
+    assert odd.json()["detail"] == (
+        "ids.0: expected a job id (a UUID), got str '12'; dry_run: expected true or false, got "
+        "str 'maybe'; when: expected no such field, got int 1"
+    )
 
 
 def test_batched_jobs_are_taken_once_per_key_one_by_one_and_in_bulk(
