@@ -63,15 +63,20 @@ _STATUS_OF: list[tuple[type[JobsError], int]] = [
 Responses = dict[int | str, dict[str, Any]]
 
 _AUTH: Responses = {
+    422: {"model": Problem, "description": "Refused: `<field>: expected ..., got ...`"},
     401: {"model": Problem, "description": "No API key, or not a valid one"},
     403: {"model": Problem, "description": "The key lacks this scope"},
     429: {"model": Problem, "description": "The key's rate limit is reached (see Retry-After)"},
 }
-_JOB: Responses = {**_AUTH, 404: {"model": Problem, "description": "No job with that id"}}
+_JOB: Responses = {
+    **_AUTH,
+    404: {"model": Problem, "description": "No such job (or job type, or recurring job)"},
+    409: {"model": Problem, "description": "The job's state does not allow it"},
+    503: {"model": Problem, "description": "The server or the database cannot be reached"},
+}
 _SUBMIT: Responses = {
     **_AUTH,
     413: {"model": Problem, "description": "The body is over JOBS_API_MAX_BODY_BYTES"},
-    422: {"model": Problem, "description": "Refused: `<field>: expected ..., got ...`"},
     503: {"model": Problem, "description": "The server or the database did not take the jobs"},
 }
 

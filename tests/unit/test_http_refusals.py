@@ -328,3 +328,20 @@ def test_a_rate_limit_setting_that_does_not_parse_is_refused_saying_what_it_take
     with pytest.raises(ValidationError, match=r"got str '0/second'"):
         Settings(api_rate_limit="0/second")
     assert Settings(api_rate_limit="1000/hour").api_rate_limit == "1000/hour"
+
+
+def test_an_unreachable_server_is_503_and_takes_nothing(
+    api: ThreadedApi, settings: Settings
+) -> None:
+    headers = key("admin", settings.app_database_url)
+    before = queued(settings.app_database_url)
+    letter = {"subject": "News", "text": "Hello", "recipients": [{"email": "a@example.com"}]}
+    submit = httpx.post(f"{api.url}/jobs/newsletter", json={"params": letter}, headers=headers)
+    assert submit.status_code == 503
+    assert submit.json()["detail"].startswith(
+        f"could not submit newsletter jobs at {settings.api_url}"
+    )
+    status = httpx.get(f"{api.url}/jobs/{uuid.uuid4()}", headers=headers)
+    assert status.status_code == 503
+    assert status.json()["detail"].startswith(f"could not read a job at {settings.api_url}")
+    assert queued(settings.app_database_url) == before
