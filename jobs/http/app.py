@@ -94,7 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             'Refusals answer `{"detail": "<field>: expected ..., got ..."}`.'
         ),
     )
-    app.state.client = client = Client(settings)
+    client = Client(settings)
     app.state.keys = Keys(settings)
     app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
     _handle_errors(app)
@@ -110,8 +110,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # -- submitting: one route per job type, so the docs show each type's parameters --------
 
-    for spec in registry.JOB_TYPES.values():
-        _submit_routes(app, client, spec, submit)
+    documented = [
+        model
+        for spec in registry.JOB_TYPES.values()
+        for model in _submit(app, client, spec, submit)
+    ]
 
     @app.post("/jobs/{job_type}", include_in_schema=False, dependencies=[submit])
     async def unknown_type(job_type: str) -> None:
@@ -231,11 +234,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         scraped = await asyncio.to_thread(generate_latest, queue_metrics(settings))
         return Response(scraped, media_type=CONTENT_TYPE_LATEST)
 
-    _documented(app)
+    _documented(app, documented)
     return app
 
 
-def _submit_routes(app: FastAPI, client: Client, spec: registry.JobType, submit: Any) -> None:
+def _submit(
+    app: FastAPI, client: Client, spec: registry.JobType, submit: Any
+) -> list[type[BaseModel]]:
+    """The routes submitting jobs of one type; the models of their bodies, for the docs."""
     one, many = bodies.one_job_model(spec), bodies.many_jobs_model(spec)
 
     async def submit_one(request: Request) -> Submitted:
@@ -270,14 +276,14 @@ def _submit_routes(app: FastAPI, client: Client, spec: registry.JobType, submit:
                 }
             },
         )
-    app.state.__dict__.setdefault("bodies", []).extend([one, many])
+    return [one, many]
 
 
 def _schema_ref(model: type[BaseModel]) -> str:
     return f"#/components/schemas/{model.__name__}"
 
 
-def _documented(app: FastAPI) -> None:
+def _documented(app: FastAPI, models: list[type[BaseModel]]) -> None:
     """The OpenAPI schema with the submit bodies in it: they are read by the client, not by
     FastAPI, so it does not add them itself."""
 
@@ -291,7 +297,7 @@ def _documented(app: FastAPI) -> None:
                 routes=app.routes,
             )
             found = schema.setdefault("components", {}).setdefault("schemas", {})
-            for model in app.state.bodies:
+            for model in models:
                 body = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 found.update(body.pop("$defs", {}))
                 found[model.__name__] = body
