@@ -51,8 +51,8 @@ def http(api: ApiProcess) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture(scope="module")
-def admin() -> dict[str, str]:
-    return key("admin")
+def admin(stack: Stack) -> dict[str, str]:
+    return key("admin", stack.settings.app_database_url)
 
 
 def test_every_operation_asks_for_a_key_of_its_scope(api: ApiProcess, stack: Stack) -> None:
