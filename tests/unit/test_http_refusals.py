@@ -88,6 +88,19 @@ HOSTILE: list[tuple[str, Any, int, str]] = [
     ),
     (
         "email",
+        {
+            "params": {
+                **WELCOME,
+                "attachments": [
+                    {"filename": "a.txt\r\nContent-Type: text/html", "content": "aGk="}
+                ],
+            }
+        },
+        422,
+        "invalid email job parameters: attachments.0.filename: Value error, must be a single line",
+    ),
+    (
+        "email",
         {"params": WELCOME, "priority": 11},
         422,
         "priority: expected an integer from 1 (urgent) to 10 (low), got int 11",
