@@ -144,8 +144,7 @@ def run(args: argparse.Namespace, home: Path) -> Result:
         services.deploy(settings, names=["ping/ping"])
         migrate(settings.app_database_url)
         _, key = apikeys.create("bench", "admin", settings.app_database_url)
-        log = (home / "api.log").open("ab")
-        api = subprocess.Popen([sys.executable, "-c", SERVE], cwd=ROOT, stdout=log, stderr=log)
+        api = services.spawn([sys.executable, "-c", SERVE], settings, "api")
         processes.append(api)
         base = f"http://{settings.api_host}:{settings.api_port}"
         _wait_up(base, api, home)
@@ -195,7 +194,8 @@ def _wait_up(base: str, api: subprocess.Popen[bytes], home: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if api.poll() is not None:
-            raise SystemExit(f"the HTTP API exited ({api.returncode}); see {home / 'api.log'}")
+            log = home / "logs" / "api.log"
+            raise SystemExit(f"the HTTP API exited ({api.returncode}); see {log}")
         try:
             if httpx.get(f"{base}/health", timeout=2).status_code == 200:
                 return
