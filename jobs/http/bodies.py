@@ -10,73 +10,71 @@ exactly as in Python.
 from __future__ import annotations
 
 import json
+from copy import copy
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, create_model
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model
 
 from jobs import registry
 from jobs.deadletter import MAX_LIMIT
 from jobs.errors import InvalidJobParams, received
-from jobs.options import MAX_DELAY, MAX_KEY_LENGTH, MAX_TAG_LENGTH, MAX_TAGS, RESERVED_TAG_PREFIX
-from jobs.status import JobStatus, Lane, QueueStats
+from jobs.options import MAX_DELAY, SubmitOptions
+from jobs.status import JobStatus, QueueStats
 
-Key = Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY_LENGTH)]
-Tag = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TAG_LENGTH)]
-
-
-class Options(BaseModel):
-    """The options of a submit, each optional; the same as the Python client's."""
-
-    priority: int = Field(
-        registry.NORMAL,
-        ge=registry.URGENT,
-        le=registry.LOW,
-        description="1 (urgent) to 10 (low); a worker with a free slot takes the most urgent.",
-    )
-    delay: float | None = Field(
-        None,
-        ge=0,
-        le=MAX_DELAY.total_seconds(),
-        description="Seconds from now until the job is due (int or float); or `run_at`.",
-    )
-    run_at: AwareDatetime | None = Field(
-        None,
-        description="When the job is due: an ISO 8601 time with its offset, e.g. "
-        "2031-05-17T09:30:00Z; or `delay`.",
-    )
-    tags: list[Tag] = Field(
-        default_factory=list,
-        max_length=MAX_TAGS,
-        description=f"Labels for the UI and filters; none may start with {RESERVED_TAG_PREFIX!r}.",
-    )
-    lane: Lane | None = Field(
-        None,
-        description="`batch`: a task run in a batch with others of its type; `flow`: its own "
-        "flow run; null: the job type's lane.",
-    )
-    fairness_key: Key | None = Field(
-        None,
-        description="E.g. a tenant: within a priority, jobs are handed out round-robin by key.",
-    )
+_SAYS = {
+    "priority": "1 (urgent) to 10 (low); a worker with a free slot takes the most urgent.",
+    "run_at": "When the job is due: an ISO 8601 time with its offset, e.g. 2031-05-17T09:30:00Z; "
+    "or `delay`.",
+    "tags": "Labels for the UI and filters; none may start with `job:`.",
+    "lane": "`batch`: a task run in a batch with others of its type; `flow`: its own flow run; "
+    "null: the job type's lane.",
+    "fairness_key": "E.g. a tenant: within a priority, jobs are handed out round-robin by key.",
+    "idempotency_key": "Submitting again with the same key answers the same job.",
+    "idempotency_keys": "One key per job, in the order of `params`.",
+}
 
 
-class OneJob(Options):
-    """The options of submitting one job."""
+def _option(name: str) -> Any:
+    """The client's option ``name`` (:class:`SubmitOptions`' field: type, default, bounds) with
+    what it does, for the docs."""
+    field = copy(SubmitOptions.model_fields[name])
+    field.description = _SAYS[name]
+    return field.annotation, field
 
-    idempotency_key: Key | None = Field(
-        None, description="Submitting again with the same key answers the same job."
-    )
 
-
-class ManyJobs(Options):
-    """The options of submitting many jobs of one type at once."""
-
-    idempotency_keys: list[Key] | None = Field(
-        None, description="One key per job, in the order of `params`."
-    )
-
+Options = create_model(
+    "Options",
+    __doc__="The options of a submit, each optional: the Python client's.",
+    priority=_option("priority"),
+    # the client also takes a timedelta; JSON has only seconds
+    delay=(
+        float | None,
+        Field(
+            None,
+            ge=0,
+            le=MAX_DELAY.total_seconds(),
+            description="Seconds from now until the job is due (int or float); or `run_at`.",
+        ),
+    ),
+    run_at=_option("run_at"),
+    tags=_option("tags"),
+    lane=_option("lane"),
+    fairness_key=_option("fairness_key"),
+)
+OneJob = create_model(
+    "OneJob",
+    __base__=Options,
+    __doc__="The options of submitting one job.",
+    idempotency_key=_option("idempotency_key"),
+)
+ManyJobs = create_model(
+    "ManyJobs",
+    __base__=Options,
+    __doc__="The options of submitting many jobs of one type at once.",
+    idempotency_keys=_option("idempotency_keys"),
+)
 
 ONE_FIELDS = ("params", *OneJob.model_fields)
 MANY_FIELDS = ("params", *ManyJobs.model_fields)
