@@ -8,8 +8,11 @@ from uuid import UUID
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from openapi_ui_bundles import swagger_ui
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import AwareDatetime, BaseModel
 
@@ -88,6 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="jobs",
         version="1",
         summary="Background jobs on Prefect 3: submit, follow, retry, cancel, count.",
+        docs_url=None,  # served below from local files: no CDN needed
+        redoc_url=None,
         description=(
             "Every request but `GET /health` needs `Authorization: Bearer <key>`, a key with "
             "the scope the operation names (`submit`, `read` or `admin`; `admin` covers all). "
@@ -102,6 +107,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     read = Depends(require(Scope.READ))
     submit = Depends(require(Scope.SUBMIT))
     admin = Depends(require(Scope.ADMIN))
+
+    app.mount("/docs/static", StaticFiles(directory=swagger_ui.static_path), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        """The docs page: Swagger UI on /openapi.json, its files served from here."""
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="jobs: HTTP API",
+            swagger_js_url="/docs/static/swagger-ui-bundle.js",
+            swagger_css_url="/docs/static/swagger-ui.css",
+            swagger_favicon_url="/docs/static/favicon-32x32.png",
+        )
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, str]:

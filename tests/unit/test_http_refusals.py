@@ -333,6 +333,9 @@ def test_the_docs_show_each_job_types_parameters(api: ThreadedApi) -> None:
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     docs = httpx.get(f"{api.url}/docs")
     assert docs.status_code == 200 and "/openapi.json" in docs.text
+    assert "https://" not in docs.text  # the page's files are served by the API itself
+    script = httpx.get(f"{api.url}/docs/static/swagger-ui-bundle.js")
+    assert script.status_code == 200 and "SwaggerUIBundle" in script.text
 
 
 def test_a_rate_limit_setting_that_does_not_parse_is_refused_saying_what_it_takes() -> None:
