@@ -15,7 +15,6 @@ Every job type's parameter model is exported too (``jobs.SendEmail``, ``jobs.Del
 
 from typing import TYPE_CHECKING, Any
 
-from jobs.client import Client
 from jobs.data.params import CancelStaleOrders, DailyRollups, ExportTable, WeeklyReport
 from jobs.email.params import Attachment, Recipient, SendEmail, SendNewsletter
 from jobs.errors import (
@@ -40,6 +39,7 @@ from jobs.settings import Settings
 from jobs.status import Job, JobState, JobStatus, Lane, QueueStats, RecurringJob
 
 if TYPE_CHECKING:
+    from jobs.client import Client
     from jobs.transactional import enqueue, enqueue_async
 
 __all__ = [  # noqa: RUF022 - grouped: the client, then the parameter models
@@ -86,8 +86,13 @@ __all__ = [  # noqa: RUF022 - grouped: the client, then the parameter models
 
 
 def __getattr__(name: str) -> Any:
-    """``enqueue`` and ``enqueue_async``, imported on first use: they bring SQLAlchemy, which
-    ``import jobs`` alone does not load."""
+    """``Client``, ``enqueue`` and ``enqueue_async``, imported on first use: the client brings
+    Prefect, the others SQLAlchemy, which ``import jobs`` alone does not load (so the ``jobs``
+    command starts fast)."""
+    if name == "Client":
+        from jobs.client import Client
+
+        return Client
     if name in ("enqueue", "enqueue_async"):
         from jobs import transactional
 

@@ -1,30 +1,31 @@
-"""Command line: ``python -m jobs up | cluster | worker | recovery | relay | smtp | webhooks |
-setup | migrate | deployments``."""
+"""Commands that run the system: ``up``, ``cluster``, ``worker``, ``recovery``, ``relay``,
+``smtp``, ``webhooks``, ``setup``, ``migrate``, ``deployments``.
+
+Each loads what it runs when it runs (Prefect, the ORM, the flows), not when the command line
+starts.
+"""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import os
 import signal
 import threading
 import time
-from collections.abc import Callable
 from contextlib import suppress
 from types import FrameType
+from typing import Annotated
 
-from prefect.context import refresh_global_settings_context
+import typer
 
-from jobs import samples, services
-from jobs.client import Client
-from jobs.data.seed import seed
-from jobs.db.migrate import migrate
-from jobs.devhooks import DevReceiver
-from jobs.devsmtp import dev_server
-from jobs.prefect_api import prefect_client
-from jobs.settings import DEV_HOST, Settings, get_settings
+from jobs import services
+from jobs.cli.shared import SYSTEM_PANEL
+from jobs.cli.shared import settings as load_settings
+from jobs.settings import DEV_HOST, Settings
 from jobs.supervisor import Supervisor
+
+commands = typer.Typer()
 
 
 def _interrupt(signum: int, _frame: FrameType | None) -> None:
@@ -42,6 +43,7 @@ def _until_interrupted() -> None:
 def setup(settings: Settings) -> None:
     """Work pool, queues and limits on the running server."""
     from deployments.pool import apply
+    from jobs.prefect_api import prefect_client
 
     async def run() -> None:
         async with prefect_client(settings.api_url, settings.server_auth) as client:
@@ -57,6 +59,9 @@ def up(settings: Settings) -> None:
             f"{settings.server_host}:{settings.server_port} is already in use: is `make up` "
             "already running? Stop it, or set JOBS_SERVER_PORT."
         )
+    from jobs.data.seed import seed
+    from jobs.db.migrate import migrate
+
     signal.signal(signal.SIGTERM, _interrupt)
     started = time.monotonic()
     migrate()
@@ -83,6 +88,9 @@ def up(settings: Settings) -> None:
 
 
 def _bring_up(settings: Settings, supervisor: Supervisor, started: float) -> None:
+    from jobs import samples
+    from jobs.client import Client
+
     server = supervisor.add("Prefect server", lambda: services.start_server(settings))
     services.wait_for_server(settings, server)
     setup(settings)
@@ -129,6 +137,8 @@ def cluster(settings: Settings) -> None:
 
 def smtp(settings: Settings) -> None:
     """Run the development SMTP server until stopped."""
+    from jobs.devsmtp import dev_server
+
     controller = dev_server(settings.maildir.resolve(), DEV_HOST, settings.dev_smtp_port)
     controller.start()
     logging.getLogger("jobs.devsmtp").info(
@@ -180,6 +190,8 @@ def relay(settings: Settings) -> None:
 
 def webhooks(settings: Settings) -> None:
     """Run the development HTTP receiver until stopped."""
+    from jobs.devhooks import DevReceiver
+
     folder = settings.home.resolve() / "webhooks"
     server = DevReceiver(folder, DEV_HOST, settings.dev_webhook_port)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -193,34 +205,87 @@ def webhooks(settings: Settings) -> None:
     server.shutdown()
 
 
-COMMANDS: dict[str, Callable[..., None]] = {
-    "up": up,
-    "cluster": cluster,
-    "smtp": smtp,
-    "webhooks": webhooks,
-    "setup": setup,
-    "migrate": lambda settings, **_: migrate(),
-    "worker": worker,
-    "recovery": recovery,
-    "relay": relay,
-    "deployments": deployments,
-}
+def _prepared() -> Settings:
+    """The settings, with logging to standard error and Prefect's own settings following the
+    JOBS_ ones (API URL, home, ...), in this process and every process it starts (a worker's
+    forked runs, the jobs they submit): one server."""
+    from prefect.context import refresh_global_settings_context
 
-
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m jobs", description=__doc__)
-    parser.add_argument("command", choices=sorted(COMMANDS))
-    parser.add_argument("--name", help="worker: its name")
-    parser.add_argument("--limit", type=int, help="worker: how many jobs at once")
-    args = parser.parse_args()
+    settings = load_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    options = {key: value for key in ("name", "limit") if (value := getattr(args, key))}
-    if options and args.command != "worker":
-        parser.error("--name and --limit go with the worker command")
-    settings = get_settings()
-    # Prefect's own settings (API URL, home, ...) follow the JOBS_ settings, in this process and
-    # in every process it starts (a worker's forked runs, the jobs they submit): one server.
     os.environ.update(services.prefect_env(settings))
     refresh_global_settings_context()
-    COMMANDS[args.command](settings, **options)
+    return settings
+
+
+@commands.command("up", rich_help_panel=SYSTEM_PANEL)
+def up_command() -> None:
+    """Start server, worker, relay, recovery, dev SMTP and HTTP receivers; deploy; submit the
+    samples. Ctrl-C stops it all (`make up`)."""
+    up(_prepared())
+
+
+@commands.command("cluster", rich_help_panel=SYSTEM_PANEL)
+def cluster_command() -> None:
+    """The production topology on this machine (root; `make cluster`). Ctrl-C stops it."""
+    cluster(_prepared())
+
+
+@commands.command("worker", rich_help_panel=SYSTEM_PANEL)
+def worker_command(
+    name: Annotated[str, typer.Option(help="The worker's name.")] = "warm-worker",
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Jobs at once; JOBS_WORKER_LIMIT when not given.", show_default=False
+        ),
+    ] = None,
+) -> None:
+    """Run the warm worker on the work pool until stopped."""
+    worker(_prepared(), name=name, limit=limit)
+
+
+@commands.command("recovery", rich_help_panel=SYSTEM_PANEL)
+def recovery_command() -> None:
+    """Run the recovery service (lost and crashed jobs) until stopped."""
+    recovery(_prepared())
+
+
+@commands.command("relay", rich_help_panel=SYSTEM_PANEL)
+def relay_command() -> None:
+    """Run the relay (outbox to Prefect, batches) until stopped."""
+    relay(_prepared())
+
+
+@commands.command("smtp", rich_help_panel=SYSTEM_PANEL)
+def smtp_command() -> None:
+    """Run the development SMTP server until stopped."""
+    smtp(_prepared())
+
+
+@commands.command("webhooks", rich_help_panel=SYSTEM_PANEL)
+def webhooks_command() -> None:
+    """Run the development HTTP receiver until stopped."""
+    webhooks(_prepared())
+
+
+@commands.command("setup", rich_help_panel=SYSTEM_PANEL)
+def setup_command() -> None:
+    """Create or update the work pool, its queues and limits, and the alert automations."""
+    setup(_prepared())
+
+
+@commands.command("migrate", rich_help_panel=SYSTEM_PANEL)
+def migrate_command() -> None:
+    """Create or upgrade the application database's tables."""
+    from jobs.db.migrate import migrate
+
+    _prepared()
+    migrate()
+
+
+@commands.command("deployments", rich_help_panel=SYSTEM_PANEL)
+def deployments_command() -> None:
+    """Write prefect.yaml from the job-type catalogue."""
+    deployments(_prepared())

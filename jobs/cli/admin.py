@@ -1,0 +1,147 @@
+"""Commands for operators: recurring jobs and the HTTP API's keys."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, TypeVar
+
+import typer
+
+from jobs.cli.exits import ExitCode
+from jobs.cli.output import keys_table, recurring_table
+from jobs.cli.queue import client
+from jobs.cli.shared import ADMIN_PANEL, JsonFlag, fail, output, settings
+
+T = TypeVar("T")
+
+commands = typer.Typer()
+recurring = typer.Typer(help="Jobs that run on a schedule: list, pause, resume, trigger now.")
+keys = typer.Typer(help="Keys of the HTTP API: create (shown once), list, revoke.")
+commands.add_typer(recurring, name="recurring", rich_help_panel=ADMIN_PANEL)
+commands.add_typer(keys, name="keys", rich_help_panel=ADMIN_PANEL)
+
+Name = Annotated[str, typer.Argument(help="The recurring job's name (jobs recurring list).")]
+
+
+@recurring.command("list")
+def recurring_list(ctx: typer.Context, json_output: JsonFlag = False) -> None:
+    """The recurring jobs: schedule, next run, whether active."""
+    out = output(ctx, json_output)
+    found = client().recurring_jobs()
+    if out.json:
+        out.data(found)
+    else:
+        out.out.print(recurring_table(found))
+
+
+@recurring.command("pause")
+def recurring_pause(ctx: typer.Context, name: Name, json_output: JsonFlag = False) -> None:
+    """Turn a recurring job's schedules off."""
+    out = output(ctx, json_output)
+    job = client().pause_recurring(name)
+    if out.json:
+        out.data(job)
+    else:
+        out.line(f"{job.name} paused")
+
+
+@recurring.command("resume")
+def recurring_resume(ctx: typer.Context, name: Name, json_output: JsonFlag = False) -> None:
+    """Turn a recurring job's schedules on again."""
+    out = output(ctx, json_output)
+    job = client().resume_recurring(name)
+    if out.json:
+        out.data(job)
+    else:
+        out.line(f"{job.name} resumed")
+
+
+@recurring.command("trigger")
+def recurring_trigger(ctx: typer.Context, name: Name, json_output: JsonFlag = False) -> None:
+    """Run a recurring job now, once, besides its schedule; prints the job's id."""
+    out = output(ctx, json_output)
+    job = client().trigger_recurring(name)
+    if out.json:
+        out.data({"id": str(job.id), "job_type": job.job_type})
+    else:
+        out.line(str(job.id))
+
+
+@contextmanager
+def _database() -> Iterator[str]:
+    """The application database's URL; its errors end the command with exit code 4."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    url = settings().app_database_url
+    try:
+        yield url
+    except SQLAlchemyError as exc:
+        hint = ""
+        if "no such table" in str(exc) or "does not exist" in str(exc):
+            hint = " (its tables are made by `jobs migrate`, which `make up` runs)"
+        reason = str(exc).splitlines()[0]
+        fail(
+            f"the application database {url} could not answer{hint}: {reason}", ExitCode.UNAVAILABLE
+        )
+
+
+def _in_database(call: Callable[[str], T]) -> T:
+    with _database() as url:
+        return call(url)
+
+
+@keys.command("create")
+def keys_create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A name for the key, e.g. the service using it.")],
+    scopes: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated: submit (submit jobs), read (status, stats, metrics), admin "
+            "(everything, retry, cancel, replay, recurring jobs)."
+        ),
+    ],
+    json_output: JsonFlag = False,
+) -> None:
+    """Create a key; it is printed once, now (only its digest is kept)."""
+    from jobs import apikeys
+
+    out = output(ctx, json_output)
+    info, key = _in_database(lambda url: apikeys.create(name, scopes, url))
+    if out.json:
+        out.data({"key": key, **info.model_dump(mode="json")})
+        return
+    listed = ", ".join(scope.value for scope in info.scopes)
+    out.note(f"API key [bold]{info.name}[/] ({listed}); it is shown only now:")
+    out.out.print(key, markup=False)
+
+
+@keys.command("list")
+def keys_list(ctx: typer.Context, json_output: JsonFlag = False) -> None:
+    """Every key, revoked ones included (never the keys themselves)."""
+    from jobs import apikeys
+
+    out = output(ctx, json_output)
+    found = _in_database(apikeys.list_keys)
+    if out.json:
+        out.data(found)
+    else:
+        out.out.print(keys_table(found))
+
+
+@keys.command("revoke")
+def keys_revoke(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The key's name.")],
+    json_output: JsonFlag = False,
+) -> None:
+    """Revoke a key: its next request is refused."""
+    from jobs import apikeys
+
+    out = output(ctx, json_output)
+    info = _in_database(lambda url: apikeys.revoke(name, url))
+    if out.json:
+        out.data(info)
+    else:
+        out.line(f"API key {info.name} ({info.prefix}...) revoked")
