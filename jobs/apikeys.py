@@ -73,9 +73,9 @@ def _info(row: ApiKey) -> KeyInfo:
         name=row.name,
         prefix=row.prefix,
         scopes=[Scope(scope) for scope in row.scopes],
-        created_at=row.created_at,
-        revoked_at=row.revoked_at,
-        last_used_at=row.last_used_at,
+        created_at=_aware(row.created_at),
+        revoked_at=_aware(row.revoked_at) if row.revoked_at else None,
+        last_used_at=_aware(row.last_used_at) if row.last_used_at else None,
     )
 
 
