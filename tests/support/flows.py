@@ -49,3 +49,22 @@ def linger(first_seconds: float = 600.0, then_seconds: float = 0.5) -> float:
 def timed_nap(seconds: float = 2.0) -> float:
     """``nap`` with a time limit of its own, so a worker plans its runs differently."""
     return doze(seconds)
+
+
+@flow(name="test-gated")
+def gated(gate: str, percent: float = 40.0, fail: bool = False) -> float:
+    """Reports ``percent`` progress, then waits until the file ``gate`` exists; then completes,
+    or fails saying so. The tests open the gate once they have seen the progress."""
+    from jobs.progress import Progress
+
+    progress = Progress.start("Waiting at the gate")
+    progress.update(percent, "at the gate")
+    deadline = time.monotonic() + 120
+    while not os.path.exists(gate):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the gate {gate} was never opened")
+        time.sleep(0.1)
+    if fail:
+        raise RuntimeError("the gate opened onto a failure, on purpose")
+    progress.update(100, "through the gate")
+    return percent
