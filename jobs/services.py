@@ -224,6 +224,17 @@ def start_relay(settings: Settings) -> subprocess.Popen[bytes]:
     return spawn([sys.executable, "-m", "jobs", "relay"], settings, "relay")
 
 
+def start_api(settings: Settings) -> subprocess.Popen[bytes]:
+    """The HTTP API (:mod:`jobs.http`) on ``JOBS_API_HOST:JOBS_API_PORT``."""
+    return spawn([sys.executable, "-m", "jobs", "api"], settings, "api")
+
+
+def api_url(settings: Settings) -> str:
+    """Where the HTTP API answers (its docs page: ``/docs``)."""
+    host = f"[{settings.api_host}]" if ":" in settings.api_host else settings.api_host
+    return f"http://{host}:{settings.api_port}"
+
+
 def start_dev_receiver(settings: Settings) -> subprocess.Popen[bytes]:
     """The development HTTP receiver, keeping requests under JOBS_HOME/webhooks."""
     return spawn([sys.executable, "-m", "jobs", "webhooks"], settings, "webhooks")

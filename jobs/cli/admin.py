@@ -1,4 +1,4 @@
-"""Commands for operators: recurring jobs and the HTTP API's keys."""
+"""Commands for operators: dead-letter replay, recurring jobs, the HTTP API's keys."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from jobs.cli import inputs
 from jobs.cli.exits import ExitCode
-from jobs.cli.output import keys_table, recurring_table
+from jobs.cli.output import dead_letters_table, keys_table, recurring_table
 from jobs.cli.queue import client
 from jobs.cli.shared import ADMIN_PANEL, JsonFlag, fail, output, settings
 
@@ -22,6 +23,60 @@ commands.add_typer(recurring, name="recurring", rich_help_panel=ADMIN_PANEL)
 commands.add_typer(keys, name="keys", rich_help_panel=ADMIN_PANEL)
 
 Name = Annotated[str, typer.Argument(help="The recurring job's name (jobs recurring list).")]
+When = Annotated[
+    str | None,
+    typer.Option(
+        help="An ISO 8601 time with its timezone, or a duration ago: 30m, 2h, 1d.",
+        show_default=False,
+    ),
+]
+
+
+@commands.command(rich_help_panel=ADMIN_PANEL)
+def replay(
+    ctx: typer.Context,
+    job_type: Annotated[
+        str | None, typer.Option("--type", help="Only jobs of this type.", show_default=False)
+    ] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            help="Only jobs whose failure reason contains this (any case).", show_default=False
+        ),
+    ] = None,
+    since: When = None,
+    until: When = None,
+    limit: Annotated[int, typer.Option(help="At most this many jobs, newest first.")] = 500,
+    yes: Annotated[bool, typer.Option("--yes", help="Replay them (else only list them).")] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Dead letters: list the failed and crashed jobs selected (a dry run), and with --yes run
+    them again (same ids and keys; a job no longer failed is skipped, with the reason)."""
+    out = output(ctx, json_output)
+    jobs = client()
+    found = jobs.dead_letters(
+        job_type, reason, inputs.moment_of(since, "since"), inputs.moment_of(until, "until"), limit
+    )
+    done = jobs.replay([status.id for status in found]) if yes and found else None
+    if out.json:
+        result: dict[str, object] = {"dry_run": not yes, "jobs": found}
+        if yes:
+            result |= {
+                "replayed": done.replayed if done else [],
+                "skipped": done.skipped if done else {},
+            }
+        out.data(result)
+        return
+    if not found:
+        out.line("No failed job matches.")
+        return
+    out.out.print(dead_letters_table(found))
+    if done is None:
+        out.note(f"{len(found)} failed job(s) selected; nothing replayed (a dry run): add --yes")
+        return
+    out.line(f"Replayed {len(done.replayed)} of {len(found)} job(s).")
+    for job_id, why in done.skipped.items():
+        out.line(f"Skipped {job_id}: {why}")
 
 
 @recurring.command("list")

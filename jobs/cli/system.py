@@ -54,11 +54,15 @@ def setup(settings: Settings) -> None:
 
 def up(settings: Settings) -> None:
     """Start everything, deploy, submit the samples; Ctrl-C stops it all."""
-    if services.port_in_use(settings.server_host, settings.server_port):
-        raise SystemExit(
-            f"{settings.server_host}:{settings.server_port} is already in use: is `make up` "
-            "already running? Stop it, or set JOBS_SERVER_PORT."
-        )
+    for host, port, setting in [
+        (settings.server_host, settings.server_port, "JOBS_SERVER_PORT"),
+        (settings.api_host, settings.api_port, "JOBS_API_PORT"),
+    ]:
+        if services.port_in_use(host, port):
+            raise SystemExit(
+                f"{host}:{port} is already in use: is `make up` already running? Stop it, "
+                f"or set {setting}."
+            )
     from jobs.data.seed import seed
     from jobs.db.migrate import migrate
 
@@ -80,7 +84,8 @@ def up(settings: Settings) -> None:
         pass
     finally:
         print(
-            "Stopping relay, worker, recovery, server, SMTP server and HTTP receiver ...",
+            "Stopping the HTTP API, relay, worker, recovery, server, SMTP server and HTTP "
+            "receiver ...",
             flush=True,
         )
         services.stop(list(reversed(supervisor.stop())))
@@ -99,7 +104,10 @@ def _bring_up(settings: Settings, supervisor: Supervisor, started: float) -> Non
     supervisor.add("worker", lambda: services.start_warm_worker(settings))
     supervisor.add("recovery service", lambda: services.start_recovery(settings))
     supervisor.add("relay", lambda: services.start_relay(settings))
+    supervisor.add("HTTP API", lambda: services.start_api(settings))
+    api = services.api_url(settings)
     print(f"Ready in {time.monotonic() - started:.0f} s. Prefect UI: {settings.ui_url}", flush=True)
+    print(f"HTTP API: {api} (docs: {api}/docs; keys: jobs keys create NAME --scopes ...)")
     client = Client(settings)
     for name, job in samples.submit_all(client).items():
         status = client.wait(job, timeout=300)
@@ -221,8 +229,8 @@ def _prepared() -> Settings:
 
 @commands.command("up", rich_help_panel=SYSTEM_PANEL)
 def up_command() -> None:
-    """Start server, worker, relay, recovery, dev SMTP and HTTP receivers; deploy; submit the
-    samples. Ctrl-C stops it all (`make up`)."""
+    """Start everything (`make up`): server, worker, relay, recovery, HTTP API, dev SMTP and
+    HTTP receivers; deploy; submit the samples. Ctrl-C stops it all."""
     up(_prepared())
 
 
@@ -268,6 +276,14 @@ def smtp_command() -> None:
 def webhooks_command() -> None:
     """Run the development HTTP receiver until stopped."""
     webhooks(_prepared())
+
+
+@commands.command("api", rich_help_panel=SYSTEM_PANEL)
+def api_command() -> None:
+    """Run the HTTP API (JOBS_API_HOST:JOBS_API_PORT, docs at /docs) until stopped."""
+    from jobs.http import serve
+
+    serve(_prepared())
 
 
 @commands.command("setup", rich_help_panel=SYSTEM_PANEL)

@@ -347,3 +347,47 @@ def test_the_readme_examples_run(client: Client, smtp: Recorder, tmp_path: Path)
     assert "\ncompleted\n" in done.stdout  # the state read from status --json
     assert "Submitted 2 ping jobs" in done.stdout
     assert "billing-service" in done.stdout and "revoked" in done.stdout
+    assert "exit code 1" in done.stdout and "Replayed 1 of 1 job(s)." in done.stdout
+
+
+def test_replay_lists_the_dead_letters_then_replays_them(client: Client) -> None:
+    incident = f"incident {uuid.uuid4().hex[:8]}"
+    jobs = [client.submit("ping", {"note": incident, "fail": True}) for _ in range(2)]
+    jobs.append(client.submit("ping", {"note": incident, "fail": True}, lane="flow"))
+    ok = client.submit("ping", {"note": incident})
+    assert all(client.wait(job, timeout=180).state is JobState.FAILED for job in jobs)
+    assert client.wait(ok, timeout=180).state is JobState.COMPLETED
+    ids = {str(job.id) for job in jobs}
+    before = client.stats("ping").total
+
+    listed, code = ended(terminal("replay", "--reason", incident, "--since", "1h"))
+    dry = as_json(piped("replay", "--type", "ping", "--reason", incident.upper(), "--json"))
+
+    assert code == 0 and all(job_id in listed for job_id in ids) and str(ok.id) not in listed
+    assert "3 failed job(s) selected; nothing replayed (a dry run): add --yes" in listed
+    assert dry["dry_run"] is True and {status["id"] for status in dry["jobs"]} == ids
+    assert all(client.status(job).attempts == 1 for job in jobs)
+
+    replayed, code = ended(terminal("replay", "--reason", incident, "--yes"))
+
+    assert code == 0 and "Replayed 3 of 3 job(s)." in replayed
+    statuses = [client.wait(job, timeout=180) for job in jobs]
+    assert all(s.state is JobState.FAILED and s.attempts == 2 for s in statuses)  # fail again
+    assert client.stats("ping").total == before  # the same jobs ran again: no new job
+    none = piped("replay", "--type", "email", "--reason", incident)
+    assert none.returncode == 0 and none.stdout.strip() == "No failed job matches."
+    bad = piped("replay", "--since", "yesterday")
+    assert bad.returncode == ExitCode.BAD_INPUT
+    assert bad.stderr.startswith("error: since: expected an ISO 8601 time")
+
+
+def test_replay_yes_json_reports_what_it_replayed(client: Client) -> None:
+    incident = f"incident {uuid.uuid4().hex[:8]}"
+    job = client.submit("ping", {"note": incident, "fail": True})
+    assert client.wait(job, timeout=180).state is JobState.FAILED
+
+    done = as_json(piped("replay", "--reason", incident, "--yes", "--json"))
+
+    assert done["dry_run"] is False and done["replayed"] == [str(job.id)]
+    assert done["skipped"] == {} and [s["id"] for s in done["jobs"]] == [str(job.id)]
+    assert client.wait(job, timeout=180).attempts == 2

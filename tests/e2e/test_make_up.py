@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from jobs.client import Client
@@ -37,6 +38,7 @@ class Up:
             dev_smtp_port=smtp,
             smtp_port=smtp,
             dev_webhook_port=free_port(),
+            api_port=free_port(),
             work_pool="jobs",
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith(("JOBS_", "PREFECT_"))}
@@ -46,6 +48,7 @@ class Up:
             JOBS_DEV_SMTP_PORT=str(smtp),
             JOBS_SMTP_PORT=str(smtp),
             JOBS_DEV_WEBHOOK_PORT=str(self.settings.dev_webhook_port),
+            JOBS_API_PORT=str(self.settings.api_port),
             PREFECT_HOME=str(home / "prefect"),
             PREFECT_SERVER_ANALYTICS_ENABLED="false",
             DO_NOT_TRACK="1",
@@ -112,10 +115,18 @@ def up(tmp_path: Path) -> Iterator[Up]:
 
 
 def test_make_up_restarts_a_killed_worker_and_stops_everything(up: Up) -> None:
+    api = f"http://127.0.0.1:{up.settings.api_port}"
+    assert (
+        up.expect("HTTP API: ")
+        == f"HTTP API: {api} (docs: {api}/docs; keys: jobs keys create NAME --scopes ...)"
+    )
     up.expect("Press Ctrl-C to stop")
     children = up.children()
     [worker] = [pid for pid, cmdline in children.items() if " jobs worker" in cmdline]
     assert any(" jobs recovery" in cmdline for cmdline in children.values())
+    assert any(" jobs api" in cmdline for cmdline in children.values())
+    assert httpx.get(f"{api}/health", timeout=10).status_code == 200
+    assert "swagger" in httpx.get(f"{api}/docs", timeout=10).text.lower()
 
     os.kill(worker, signal.SIGKILL)
 
