@@ -319,7 +319,7 @@ def stats(
         ),
     ] = None,
     watch: Annotated[bool, typer.Option(help="Refresh until Ctrl-C.")] = False,
-    interval: Annotated[float, typer.Option(min=0.5, help="Seconds between refreshes.")] = 2.0,
+    interval: Annotated[float, typer.Option(min=0.5, help="Seconds between refreshes.")] = 5.0,
     json_output: JsonFlag = False,
 ) -> None:
     """How many jobs are in each state, by job type, as a table (JSON with --json; one line

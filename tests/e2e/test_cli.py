@@ -143,10 +143,11 @@ def test_watch_json_prints_each_change_then_the_final_status(gated: tuple[str, P
     child = terminal("watch", job_id, "--json")
 
     child.expect('"progress": 40.0')
+    seen = (child.before + child.after).replace("\r\n", "\n")
     gate.touch()
     output, code = ended(child)
 
-    lines = [json.loads(line) for line in (child.after + output).splitlines() if line.strip()]
+    lines = [json.loads(line) for line in (seen + output).splitlines() if line.strip()]
     assert code == ExitCode.OK
     assert lines[-1]["state"] == "completed" and lines[-1]["progress"] == 100.0
     assert all(line["id"] == job_id for line in lines)
