@@ -50,8 +50,11 @@ def replay(
     yes: Annotated[bool, typer.Option("--yes", help="Replay them (else only list them).")] = False,
     json_output: JsonFlag = False,
 ) -> None:
-    """Dead letters: list the failed and crashed jobs selected (a dry run), and with --yes run
-    them again (same ids and keys; a job no longer failed is skipped, with the reason)."""
+    """Dead letters: list failed and crashed jobs, then replay them with --yes.
+
+    Without --yes it is a dry run. A replay runs each job again (same id and key, attempts go
+    up); a job no longer failed is skipped, with the reason.
+    """
     out = output(ctx, json_output)
     jobs = client()
     found = jobs.dead_letters(

@@ -19,10 +19,9 @@ from jobs.errors import JobsError
 
 app = typer.Typer(
     name="jobs",
-    help="Background jobs on Prefect: submit and follow jobs, see the queues, run the system.",
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 

@@ -97,6 +97,8 @@ def _watched(out: Output, job_id: str, poll: float, timeout: float | None) -> Jo
     try:
         return asyncio.run(run())
     except TimeoutError:
+        if timeout is None:
+            raise
         fail(f"job {job_id} had not finished after {timeout:g} s", ExitCode.TIMED_OUT)
 
 
@@ -149,7 +151,10 @@ def submit(
     poll: Poll = 0.5,
     timeout: Timeout = None,
 ) -> None:
-    """Submit one job; prints its id (or, with jobs --json submit, {"id", "job_type"})."""
+    """Submit one job; prints its id.
+
+    With jobs --json submit ...: {"id": ..., "job_type": ...}.
+    """
     out = output(ctx)
     params = inputs.params_of(param or [], json_file)
     options = _options(priority, delay, run_at, tag, lane)
@@ -181,8 +186,11 @@ def watch(
     poll: Poll = 0.5,
     timeout: Timeout = None,
 ) -> None:
-    """Follow a job with a live progress bar to its end: exit code 0 if it completed, 1 if it
-    failed or was cancelled. With --json: one JSON status per change, the last the final one."""
+    """Follow a job to its end with a live progress bar.
+
+    Exit code 0 if it completed, 1 if it failed or was cancelled. With --json: one JSON status
+    per change, one per line, the last the final one.
+    """
     out = output(ctx, json_output)
     _ended(out, _watched(out, job_id, poll, timeout))
 
@@ -233,8 +241,11 @@ def bulk(
     lane: LaneOption = None,
     json_output: JsonFlag = False,
 ) -> None:
-    """Submit many jobs of one type from a JSON-lines file, with a progress bar and a summary.
-    Every line is checked first: one refused line submits nothing."""
+    """Submit many jobs of one type from a JSON-lines file.
+
+    Every line is checked first: one refused line submits nothing. Then a progress bar, and a
+    summary.
+    """
     from jobs.options import SubmitOptions
     from jobs.registry import job_type as job_type_named
 
@@ -322,8 +333,10 @@ def stats(
     interval: Annotated[float, typer.Option(min=0.5, help="Seconds between refreshes.")] = 5.0,
     json_output: JsonFlag = False,
 ) -> None:
-    """How many jobs are in each state, by job type, as a table (JSON with --json; one line
-    per refresh with --watch)."""
+    """How many jobs are in each state, by job type.
+
+    A table; JSON with --json (one line per refresh with --watch).
+    """
     from jobs.registry import JOB_TYPES
     from jobs.registry import job_type as job_type_named
 

@@ -229,14 +229,17 @@ def _prepared() -> Settings:
 
 @commands.command("up", rich_help_panel=SYSTEM_PANEL)
 def up_command() -> None:
-    """Start everything (`make up`): server, worker, relay, recovery, HTTP API, dev SMTP and
-    HTTP receivers; deploy; submit the samples. Ctrl-C stops it all."""
+    """Start everything, deploy, submit the samples (`make up`).
+
+    Server, worker, relay, recovery, HTTP API, development SMTP and HTTP receivers, each
+    restarted if it dies. Ctrl-C stops it all.
+    """
     up(_prepared())
 
 
 @commands.command("cluster", rich_help_panel=SYSTEM_PANEL)
 def cluster_command() -> None:
-    """The production topology on this machine (root; `make cluster`). Ctrl-C stops it."""
+    """The production topology on this machine (`make cluster`, as root)."""
     cluster(_prepared())
 
 
