@@ -16,6 +16,9 @@ from rich.table import Table
 
 from jobs.status import JobState, JobStatus, QueueStats, RecurringJob
 
+if TYPE_CHECKING:
+    from jobs.apikeys import KeyInfo  # brings SQLAlchemy: only the keys commands load it
+
 STATE_STYLE = {
     JobState.DELAYED: "cyan",
     JobState.WAITING: "yellow",
@@ -25,9 +28,6 @@ STATE_STYLE = {
     JobState.CANCELLED: "magenta",
     JobState.PAUSED: "dim",
 }
-if TYPE_CHECKING:
-    from jobs.apikeys import KeyInfo  # brings SQLAlchemy: only the keys commands load it
-
 COUNTS = ("waiting", "delayed", "active", "completed", "failed", "cancelled", "paused")
 
 
@@ -37,7 +37,7 @@ class Output:
 
     def __init__(self, json_output: bool) -> None:
         self.json = json_output
-        self.out = Console(highlight=False, soft_wrap=False)
+        self.out = Console(highlight=False)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
 
     def data(self, value: Any) -> None:
@@ -46,8 +46,8 @@ class Output:
         sys.stdout.flush()
 
     def line(self, text: str) -> None:
-        """One line of text (rich markup) on standard output."""
-        self.out.print(text)
+        """One line of text (rich markup) on standard output, never cut into several."""
+        self.out.print(text, soft_wrap=True)
 
     def note(self, text: str) -> None:
         """One line of text (rich markup) for the person at the terminal, on standard error."""
