@@ -218,7 +218,7 @@ def _done(out: Output, job_id: str, what: str) -> None:
         out.line(f"job {job_id} {what}")
 
 
-CHUNK = 500
+CHUNK = 200
 """Jobs per submit_many call of a bulk submit: one step of its progress bar."""
 
 
