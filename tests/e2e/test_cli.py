@@ -37,8 +37,8 @@ def env(**extra: str) -> dict[str, str]:
 def terminal(*args: str, **extra: str) -> pexpect.spawn:
     """``jobs ARGS`` in a pseudo-terminal of 220 columns."""
     return pexpect.spawn(
-        str(JOBS), list(args), cwd=str(ROOT), env=env(**extra), encoding="utf-8",
-        dimensions=(50, 220), timeout=180,
+        str(JOBS), list(args), cwd=str(ROOT), env=env(COLUMNS="220", LINES="50", **extra),
+        encoding="utf-8", dimensions=(50, 220), timeout=180,
     )  # fmt: skip
 
 
