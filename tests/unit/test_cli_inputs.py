@@ -1,14 +1,19 @@
-"""What the command line reads: --param pairs, JSON and JSON-lines files, delays and times."""
+"""What the command line reads (--param pairs, JSON and JSON-lines files, delays and times)
+and the JSON it writes."""
 
 from __future__ import annotations
 
+import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from jobs.cli import inputs
+from jobs.cli.output import plain
 from jobs.errors import InvalidJobParams
+from jobs.status import QueueStats
 
 
 def test_param_values_are_json_when_they_parse_else_text() -> None:
@@ -139,3 +144,22 @@ def test_chunks_keep_keyed_and_keyless_lines_apart_and_in_order() -> None:
     chunks = [[line.number for line in chunk] for chunk in inputs.chunks(lines, 2)]
 
     assert chunks == [[1, 2], [3, 4], [5], [6]]
+
+
+def test_json_output_takes_models_ids_and_times() -> None:
+    job_id = uuid.uuid4()
+    moment = datetime(2031, 5, 17, 9, 30, tzinfo=UTC)
+
+    data = plain({"replayed": [job_id], "at": moment, "stats": QueueStats(
+        job_type="ping", waiting=1, active=0, completed=2, failed=0, delayed=0, cancelled=0,
+        paused=0,
+    )})  # fmt: skip
+
+    assert json.loads(json.dumps(data)) == {
+        "replayed": [str(job_id)],
+        "at": "2031-05-17T09:30:00+00:00",
+        "stats": {
+            "job_type": "ping", "waiting": 1, "active": 0, "completed": 2, "failed": 0,
+            "delayed": 0, "cancelled": 0, "paused": 0, "total": 3,
+        },
+    }  # fmt: skip
