@@ -1,6 +1,7 @@
 """The built wheel is the product: installed into a fresh virtualenv, away from this checkout,
-its command line starts, its migrations and email templates are there, and the packages the
-command line imports (deployments/ included) come with it."""
+its command line starts (``python -m jobs`` and the ``jobs`` script), its migrations and email
+templates are there, and the packages the command line imports (deployments/ included) come
+with it."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ def test_the_wheel_installs_and_its_command_line_works(tmp_path: Path) -> None:
     away.mkdir()
 
     usage = run(python, "-m", "jobs", "--help", cwd=away, env=env)
+    script = run(venv / "bin" / "jobs", "submit", "--help", cwd=away, env=env)
     migrated = run(python, "-m", "jobs", "migrate", cwd=away, env=env)
     probe = (
         "import deployments.pool, deployments.automations, jobs, jobs.email.render as r; "
@@ -42,6 +44,7 @@ def test_the_wheel_installs_and_its_command_line_works(tmp_path: Path) -> None:
     found = run(python, "-c", probe, cwd=away, env=env)
 
     assert "setup" in usage and "worker" in usage
+    assert "Usage: jobs submit" in script  # the console script
     assert "Running upgrade" in migrated and (tmp_path / "home" / "app.db").exists()
     assert str(venv) in found.splitlines()[0]
     assert "welcome" in found
