@@ -289,7 +289,7 @@ def test_keys_json_outputs_parse(stack: Stack, app_db: str) -> None:
     assert "name: expected a name no other key has" in taken.stderr
 
 
-def test_recurring_jobs_are_listed_paused_and_resumed(client: Client) -> None:
+def test_recurring_jobs_are_listed_paused_resumed_and_triggered(client: Client) -> None:
     output, code = ended(terminal("recurring", "list"))
     paused = as_json(piped("recurring", "pause", "retention", "--json"))
     resumed = as_json(piped("recurring", "resume", "retention", "--json"))
@@ -299,6 +299,11 @@ def test_recurring_jobs_are_listed_paused_and_resumed(client: Client) -> None:
     assert paused["name"] == "retention" and paused["active"] is False
     assert resumed["active"] is True
     assert missing.returncode == ExitCode.NOT_FOUND and missing.stderr.startswith("error: ")
+
+    triggered = as_json(piped("recurring", "trigger", "cache_cleanup", "--json"))
+    followed, code = ended(terminal("watch", triggered["id"]))
+    assert triggered["job_type"] == "cache_cleanup"
+    assert code == 0 and f"cache_cleanup job {triggered['id']} completed" in followed
 
 
 def test_errors_have_their_exit_codes_and_one_line(client: Client) -> None:
