@@ -58,6 +58,7 @@ async def watch(client: Client, job_id: str, out: Output, poll: float) -> JobSta
         TimeElapsedColumn(),
         console=out.out,
         refresh_per_second=4,
+        disable=not out.out.is_terminal,  # piped: only the final line
     )
     with bar:
         task = bar.add_task(f"job {job_id[:8]}", total=100)

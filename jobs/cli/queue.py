@@ -270,19 +270,25 @@ def bulk(
     ids: list[str] = []
     bar = Progress(
         TextColumn(f"submitting {spec.name} jobs"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=out.err, disable=out.json,
+        TimeElapsedColumn(), console=out.err, disable=out.json or not out.err.is_terminal,
     )  # fmt: skip
 
     async def submit_all() -> None:
         task = bar.add_task("submit", total=len(lines))
         for chunk in inputs.chunks(lines, CHUNK):
             keys = [line.idempotency_key for line in chunk]
-            submitted = await jobs.submit_many_async(
-                spec.name,
-                [line.params for line in chunk],
-                idempotency_keys=[key for key in keys if key is not None] or None,
-                **options,
-            )
+            try:
+                submitted = await jobs.submit_many_async(
+                    spec.name,
+                    [line.params for line in chunk],
+                    idempotency_keys=[key for key in keys if key is not None] or None,
+                    **options,
+                )
+            except JobsError as exc:  # a server gone mid-way: say how far it got
+                done = f"lines up to {chunk[0].number - 1}" if ids else "none"
+                raise type(exc)(
+                    f"{len(ids)} of {len(lines)} jobs submitted ({done}), then: {exc}"
+                ) from exc
             ids.extend(str(job.id) for job in submitted)
             bar.advance(task, len(chunk))
 
@@ -293,10 +299,10 @@ def bulk(
     if out.json:
         out.data({**summary, "seconds": round(seconds, 3), "ids": ids})
         return
-    again = len(ids) - len(set(ids))
-    same = f" ({again} gave back a job already submitted with its key)" if again else ""
-    rate = f"{len(ids) / seconds:,.0f} jobs/s" if seconds > 0 else ""
-    out.line(f"Submitted {len(ids):,} {spec.name} jobs in {seconds:.1f} s ({rate}){same}.")
+    shared = len(ids) - len(set(ids))
+    same = f"; {shared:,} lines shared a job with another of the same key" if shared else ""
+    rate = f", {len(ids) / seconds:,.0f} jobs/s" if seconds > 0 else ""
+    out.line(f"Submitted {len(ids):,} {spec.name} jobs in {seconds:.1f} s{rate}{same}.")
     out.line(f"First {ids[0]}, last {ids[-1]}; follow them with jobs stats {spec.name} --watch.")
 
 

@@ -306,8 +306,9 @@ def test_recurring_jobs_are_listed_paused_resumed_and_triggered(client: Client) 
     assert code == 0 and f"cache_cleanup job {triggered['id']} completed" in followed
 
 
-def test_errors_have_their_exit_codes_and_one_line(client: Client) -> None:
+def test_errors_have_their_exit_codes_and_one_line(client: Client, tmp_path: Path) -> None:
     done = client.wait(client.submit("ping", {}), timeout=120)
+    two = str(jsonl(tmp_path / "two.jsonl", [{"note": "a"}, {"note": "b"}]))
     unknown = str(uuid.uuid4())
     down = {
         "JOBS_SERVER_PORT": str(free_port()),
@@ -320,6 +321,12 @@ def test_errors_have_their_exit_codes_and_one_line(client: Client) -> None:
         (("retry", str(done.id)), ExitCode.REFUSED, "only failed, crashed or cancelled", {}),
         (("status", unknown), ExitCode.UNAVAILABLE, "could not read a job at http://", down),
         (("submit", "ping", "--lane", "flow"), ExitCode.UNAVAILABLE, "could not submit", down),
+        (
+            ("bulk", "ping", two, "--lane", "flow"),
+            ExitCode.UNAVAILABLE,
+            "0 of 2 jobs submitted (none), then: could not submit ping jobs at http://",
+            down,
+        ),
         (("submit", "ping", "-p", "seconds=-1"), ExitCode.BAD_INPUT, "seconds: Input should", {}),
     ]
     for args, expected, message, extra in cases:
