@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help setup system-deps cluster-deps up cluster faults test test-unit lint typecheck bench bench-cluster bench-postgres clean
+.PHONY: help setup system-deps cluster-deps browser-deps up cluster faults test test-unit lint typecheck bench bench-cluster bench-postgres screenshots clean
 
 help:
 	@echo "make up     start server, worker, SMTP; deploy; submit samples (Ctrl-C stops)"
@@ -16,6 +16,7 @@ help:
 	@echo "make faults   kill, restart and cut parts of the cluster; count lost/doubled/stuck jobs"
 	@echo "make test   run the whole test suite"
 	@echo "make lint   ruff + mypy + import layers;  make bench  benchmarks"
+	@echo "make screenshots  refresh the README's pictures of the Prefect UI (docs/screenshots/)"
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -46,6 +47,14 @@ cluster-deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "missing:$$missing (the cluster and its tests need them)"; fi; fi
 
+# Chromium (Debian's package) for the UI tests and `make screenshots`, driven by Playwright
+# through its executable: no browser download.
+browser-deps:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium not found: the UI tests and make screenshots need it"; fi; }
+
 up: setup system-deps
 	$(PY) -m jobs up
 
@@ -55,7 +64,7 @@ cluster: setup system-deps cluster-deps
 faults: setup system-deps cluster-deps
 	$(PY) -m faults
 
-test: setup system-deps cluster-deps
+test: setup system-deps cluster-deps browser-deps
 	$(PY) -m pytest
 
 test-unit: setup
@@ -79,6 +88,10 @@ bench-cluster: setup system-deps cluster-deps
 
 bench-postgres: setup
 	bash bench/postgres.sh $(PY) -m bench
+
+# Screenshots of the Prefect UI for the README (docs/screenshots/), from a stack of their own.
+screenshots: setup system-deps browser-deps
+	$(PY) -m screenshots
 
 clean:
 	rm -rf $(VENV) .tools .jobs
