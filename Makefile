@@ -90,7 +90,7 @@ bench-postgres: setup
 	bash bench/postgres.sh $(PY) -m bench
 
 # Screenshots of the Prefect UI for the README (docs/screenshots/), from a stack of their own.
-screenshots: setup system-deps browser-deps
+screenshots: setup browser-deps
 	$(PY) -m screenshots
 
 clean:

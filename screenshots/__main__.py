@@ -1,0 +1,3 @@
+from screenshots.command import main
+
+main()
