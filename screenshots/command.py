@@ -1,7 +1,7 @@
 """``make screenshots`` (``python -m screenshots``): the README's pictures of the Prefect UI.
 
 Starts a Prefect server (with the work pool and its queues), the media job types' deployments
-and a warm worker in a temporary home on free ports, runs the example jobs
+and a warm worker in a temporary home on a free port, runs the example jobs
 (:mod:`screenshots.examples`: one completes with progress, one fails), then opens the pages
 that show them in headless Chromium (:mod:`screenshots.dashboard`) and saves each as a PNG in
 ``docs/screenshots/`` (``--out``), replacing the previous ones. Everything it started is
@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import Page
 from prefect.context import refresh_global_settings_context
@@ -32,11 +33,21 @@ from jobs.db.migrate import migrate
 from jobs.registry import JOB_TYPES
 from jobs.settings import Settings, get_settings
 from screenshots import examples
-from screenshots.dashboard import Dashboard, browser_page
+from screenshots.dashboard import VIEWPORT, Dashboard, browser_page
 
 log = logging.getLogger("screenshots")
 OUT = services.PROJECT_DIR / "docs" / "screenshots"
-JOB_TYPES_SHOWN = ("thumbnails", "image")
+JOB_TYPES_SHOWN = ("thumbnails", "image")  # the examples' job types: only they are deployed
+PRIVATE: dict[str, Any] = {
+    "server_host": "127.0.0.1",
+    "work_pool": "jobs",
+    "prefect_api_url": None,
+    "prefect_database_url": None,
+    "database_url": None,
+    "server_auth": None,
+    "storage_root": None,
+}
+"""Settings that would point elsewhere if set in the environment: everything in the home."""
 
 
 def free_port() -> int:
@@ -74,7 +85,7 @@ def stack() -> Iterator[Settings]:
     a warm worker, in a temporary home on a free port, this process a client of it; all
     stopped and the home removed on exit."""
     home = Path(tempfile.mkdtemp(prefix="jobs-screenshots-"))
-    settings = Settings(home=home, server_port=free_port())
+    settings = Settings(home=home, server_port=free_port(), **PRIVATE)
     os.environ.update(services.prefect_env(settings))
     get_settings.cache_clear()
     refresh_global_settings_context()
@@ -127,8 +138,7 @@ document, so Playwright's full-page screenshots would show only the window."""
 def whole_page(page: Page, take: Callable[[], object], most: int = 3000) -> None:
     """Call ``take`` with the window tall enough to show the whole page (up to ``most``
     pixels), then give the window its size back."""
-    size = page.viewport_size
-    assert size is not None
+    size = page.viewport_size or VIEWPORT
     hidden = int(page.evaluate(HIDDEN))
     if hidden:
         height = min(most, size["height"] + hidden)

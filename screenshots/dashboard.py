@@ -53,7 +53,7 @@ def browser_page() -> Iterator[Page]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium(), headless=True)
         try:
-            context = browser.new_context(viewport=VIEWPORT, color_scheme="light")
+            context = browser.new_context(viewport=VIEWPORT)
             context.set_default_timeout(WAIT_MS)
             yield context.new_page()
         finally:
