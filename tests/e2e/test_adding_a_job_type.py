@@ -49,10 +49,10 @@ def follow_the_readme(copy: Path) -> None:
     assert end in text
     registry.write_text(text.replace(end, textwrap.indent(entry, " " * 8) + end))
     package = copy / "jobs" / "__init__.py"
-    text = package.read_text().replace(
-        "from jobs.client import Client\n",
-        "from jobs.client import Client\nfrom jobs.echo.params import Echo\n",
-    )
+    anchor = "from jobs.data.params import"
+    text = package.read_text()
+    assert anchor in text
+    text = text.replace(anchor, "from jobs.echo.params import Echo\n" + anchor, 1)
     package.write_text(text.replace('    "ExportTable",\n', '    "Echo",\n    "ExportTable",\n'))
 
 
