@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -34,11 +35,17 @@ def env(**extra: str) -> dict[str, str]:
     return {**os.environ, "NO_COLOR": "1", "TERM": "xterm", **extra}
 
 
+def interruptible() -> None:
+    """Ctrl-C as in a terminal: a suite started in the background (CI, ``make test &``)
+    ignores SIGINT, and its children would inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def terminal(*args: str, **extra: str) -> pexpect.spawn:
     """``jobs ARGS`` in a pseudo-terminal of 220 columns."""
     return pexpect.spawn(
         str(JOBS), list(args), cwd=str(ROOT), env=env(COLUMNS="220", LINES="50", **extra),
-        encoding="utf-8", dimensions=(50, 220), timeout=180,
+        encoding="utf-8", dimensions=(50, 220), timeout=180, preexec_fn=interruptible,
     )  # fmt: skip
 
 
