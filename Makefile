@@ -64,8 +64,11 @@ cluster: setup system-deps cluster-deps
 faults: setup system-deps cluster-deps
 	$(PY) -m faults
 
+# Two test processes (pytest-xdist), a test file each at a time: each has its own server, ports
+# and home, and most of a test's time is spent waiting on jobs, so two halve the wall time.
+TEST_PROCESSES ?= 2
 test: setup system-deps cluster-deps browser-deps
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_PROCESSES) --dist loadfile
 
 test-unit: setup
 	$(PY) -m pytest tests/unit
