@@ -127,7 +127,11 @@ def main(argv: list[str] | None = None) -> None:
                 cluster.stop()
             row = {"api_processes": api, "worker_hosts": hosts, "flow": flow, "batch": batch}
             results.append(row)
-            print(json.dumps(row), flush=True)
+            print(
+                f"{api} API processes, {hosts} worker hosts: flow lane {flow['jobs_s']} jobs/s, "
+                f"batched {batch['jobs_s']} jobs/s",
+                flush=True,
+            )
     print(table(results))
     print(projection(results))
     for row in results:
