@@ -47,7 +47,6 @@ def _free_port() -> int:
 Result = dict[str, Any]
 ROOT = Path(__file__).resolve().parent.parent
 CHILD = "BENCH_HTTP_MEASURING"
-SERVE = "import jobs.http, jobs.settings; jobs.http.serve(jobs.settings.Settings())"
 
 
 def arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -129,7 +128,7 @@ def _environment(args: argparse.Namespace, home: Path) -> dict[str, str]:
         os.environ.update(caller)
 
 
-def run(args: argparse.Namespace, home: Path) -> Result:
+def run(args: argparse.Namespace) -> Result:
     settings = Settings()
     from jobs.cli import setup
     from jobs.client import Client
@@ -144,10 +143,10 @@ def run(args: argparse.Namespace, home: Path) -> Result:
         services.deploy(settings, names=["ping/ping"])
         migrate(settings.app_database_url)
         _, key = apikeys.create("bench", "admin", settings.app_database_url)
-        api = services.spawn([sys.executable, "-c", SERVE], settings, "api")
+        api = services.start_api(settings)
         processes.append(api)
-        base = f"http://{settings.api_host}:{settings.api_port}"
-        _wait_up(base, api, home)
+        base = services.api_url(settings)
+        services.wait_for_health(base, api, "the HTTP API", timeout=60)
 
         client = Client(settings)
         headers = {"Authorization": f"Bearer {key}"}
@@ -190,21 +189,6 @@ def run(args: argparse.Namespace, home: Path) -> Result:
     return results
 
 
-def _wait_up(base: str, api: subprocess.Popen[bytes], home: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if api.poll() is not None:
-            log = home / "logs" / "api.log"
-            raise SystemExit(f"the HTTP API exited ({api.returncode}); see {log}")
-        try:
-            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"the HTTP API did not answer at {base} within 60 s")
-
-
 def report(results: Result) -> None:
     print(f"\nHTTP API against the Python client, per call ({results['backend']}, no worker)")
     print(
@@ -233,7 +217,7 @@ def report(results: Result) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = arguments(argv)
     if os.environ.get(CHILD):
-        report(run(args, Path(os.environ["JOBS_HOME"])))
+        report(run(args))
         return
     home = Path(tempfile.mkdtemp(prefix="bench-http-"))
     try:  # measured in a process whose Prefect settings are read from this environment

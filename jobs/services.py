@@ -170,17 +170,25 @@ def wait_for_server(
     settings: Settings, process: subprocess.Popen[bytes], timeout: float = 180
 ) -> None:
     """Block until the server answers its health check; raise if it exits or times out."""
+    wait_for_health(settings.api_url, process, "the Prefect server", timeout)
+
+
+def wait_for_health(
+    url: str, process: subprocess.Popen[bytes], name: str, timeout: float = 180
+) -> None:
+    """Block until ``url``/health answers 200; RuntimeError if ``process`` exits first,
+    TimeoutError after ``timeout`` seconds. ``name`` says what it is in those errors."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the Prefect server exited with {process.returncode}; see its log")
+            raise RuntimeError(f"{name} exited with {process.returncode}; see its log")
         try:
-            if httpx.get(f"{settings.api_url}/health", timeout=2).status_code == 200:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
-    raise TimeoutError(f"the Prefect server did not answer at {settings.api_url} in {timeout} s")
+    raise TimeoutError(f"{name} did not answer at {url} in {timeout} s")
 
 
 def deploy(
