@@ -61,15 +61,17 @@ def _text_of(path: str, option: str) -> str:
 
 def read_json_object(path: str, option: str) -> dict[str, Any]:
     """The JSON object in the file at ``path`` (``-``: standard input)."""
-    text = _text_of(path, option)
+    return _json_object(_text_of(path, option), option, f"a JSON object in {path}")
+
+
+def _json_object(text: str, field: str, expected: str) -> dict[str, Any]:
+    """``text`` parsed as a JSON object; else InvalidJobParams naming ``field``."""
     try:
         value = json.loads(text)
     except ValueError as exc:
-        raise InvalidJobParams(
-            f"{option}: expected a JSON object in {path}, got invalid JSON ({exc})"
-        ) from None
+        raise InvalidJobParams(f"{field}: expected {expected}, got invalid JSON ({exc})") from None
     if not isinstance(value, dict):
-        raise InvalidJobParams(f"{option}: expected a JSON object in {path}, got {received(value)}")
+        raise InvalidJobParams(f"{field}: expected {expected}, got {received(value)}")
     return value
 
 
@@ -86,14 +88,7 @@ _WRAPPED = {"params", "idempotency_key"}
 
 
 def _line_of(number: int, text: str) -> Line:
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise InvalidJobParams(
-            f"line {number}: expected a JSON object, got invalid JSON ({exc})"
-        ) from None
-    if not isinstance(value, dict):
-        raise InvalidJobParams(f"line {number}: expected a JSON object, got {received(value)}")
+    value = _json_object(text, f"line {number}", "a JSON object")
     if "params" not in value or not set(value) <= _WRAPPED:
         return Line(number, value)
     params, key = value["params"], value.get("idempotency_key")
