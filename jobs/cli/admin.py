@@ -87,10 +87,7 @@ def recurring_list(ctx: typer.Context, json_output: JsonFlag = False) -> None:
     """The recurring jobs: schedule, next run, whether active."""
     out = output(ctx, json_output)
     found = client().recurring_jobs()
-    if out.json:
-        out.data(found)
-    else:
-        out.out.print(recurring_table(found))
+    out.result(found, recurring_table(found))
 
 
 @recurring.command("pause")
@@ -98,10 +95,7 @@ def recurring_pause(ctx: typer.Context, name: Name, json_output: JsonFlag = Fals
     """Turn a recurring job's schedules off."""
     out = output(ctx, json_output)
     job = client().pause_recurring(name)
-    if out.json:
-        out.data(job)
-    else:
-        out.line(f"{job.name} paused")
+    out.result(job, f"{job.name} paused")
 
 
 @recurring.command("resume")
@@ -109,10 +103,7 @@ def recurring_resume(ctx: typer.Context, name: Name, json_output: JsonFlag = Fal
     """Turn a recurring job's schedules on again."""
     out = output(ctx, json_output)
     job = client().resume_recurring(name)
-    if out.json:
-        out.data(job)
-    else:
-        out.line(f"{job.name} resumed")
+    out.result(job, f"{job.name} resumed")
 
 
 @recurring.command("trigger")
@@ -120,10 +111,7 @@ def recurring_trigger(ctx: typer.Context, name: Name, json_output: JsonFlag = Fa
     """Run a recurring job now, once, besides its schedule; prints the job's id."""
     out = output(ctx, json_output)
     job = client().trigger_recurring(name)
-    if out.json:
-        out.data({"id": str(job.id), "job_type": job.job_type})
-    else:
-        out.line(str(job.id))
+    out.result({"id": str(job.id), "job_type": job.job_type}, str(job.id))
 
 
 @contextmanager
@@ -182,10 +170,7 @@ def keys_list(ctx: typer.Context, json_output: JsonFlag = False) -> None:
 
     out = output(ctx, json_output)
     found = _in_database(apikeys.list_keys)
-    if out.json:
-        out.data(found)
-    else:
-        out.out.print(keys_table(found))
+    out.result(found, keys_table(found))
 
 
 @keys.command("revoke")
@@ -199,7 +184,4 @@ def keys_revoke(
 
     out = output(ctx, json_output)
     info = _in_database(lambda url: apikeys.revoke(name, url))
-    if out.json:
-        out.data(info)
-    else:
-        out.line(f"API key {info.name} ({info.prefix}...) revoked")
+    out.result(info, f"API key {info.name} ({info.prefix}...) revoked")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from pydantic import BaseModel
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.markup import escape
 from rich.table import Table
 
@@ -45,6 +45,16 @@ class Output:
         """One JSON document on one line of standard output."""
         sys.stdout.write(json.dumps(plain(value), ensure_ascii=False) + "\n")
         sys.stdout.flush()
+
+    def result(self, value: Any, shown: RenderableType) -> None:
+        """A command's result: ``value`` as JSON with ``--json``, else ``shown`` (a line of
+        text, or a table)."""
+        if self.json:
+            self.data(value)
+        elif isinstance(shown, str):
+            self.line(shown)
+        else:
+            self.out.print(shown)
 
     def line(self, text: str) -> None:
         """One line of text (rich markup) on standard output, never cut into several."""

@@ -159,10 +159,7 @@ def submit(
     params = inputs.params_of(param or [], json_file)
     options = _options(priority, delay, run_at, tag, lane)
     job = client().submit(job_type, params, idempotency_key=key, **options)
-    if out.json:
-        out.data({"id": str(job.id), "job_type": job.job_type})
-    else:
-        out.line(str(job.id))
+    out.result({"id": str(job.id), "job_type": job.job_type}, str(job.id))
     if watch:
         _ended(out, _watched(out, str(job.id), poll, timeout))
 
@@ -172,10 +169,7 @@ def status(ctx: typer.Context, job_id: JobId, json_output: JsonFlag = False) -> 
     """A job's state, progress, failure reason, attempts, times and UI link."""
     out = output(ctx, json_output)
     found = client().status(job_id)
-    if out.json:
-        out.data(found)
-    else:
-        out.out.print(status_table(found))
+    out.result(found, status_table(found))
 
 
 @commands.command(rich_help_panel=JOBS_PANEL)
@@ -212,10 +206,7 @@ def cancel(ctx: typer.Context, job_id: JobId, json_output: JsonFlag = False) -> 
 
 
 def _done(out: Output, job_id: str, what: str) -> None:
-    if out.json:
-        out.data({"id": job_id, what: True})
-    else:
-        out.line(f"job {job_id} {what}")
+    out.result({"id": job_id, what: True}, f"job {job_id} {what}")
 
 
 CHUNK = 200
